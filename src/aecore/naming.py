@@ -1,0 +1,352 @@
+"""Canonical names for numbers, models and feature sets.
+
+The workflow builds every path from these names, so two configs that mean the same
+thing produce the same files and a dry run always lists the same jobs.
+
+A model name lists its parameters in a fixed order::
+
+    h75_rho0.01_lam0.0001_beta3_n10000_sigmoid_s0
+    h200-75-200_rho0.01_lam0.0001_beta3_n10000_relu_lin_zca_s1
+
+Fields, in order: hidden sizes (``h``, joined by ``-``), sparsity target (``rho``),
+weight decay (``lam``), sparsity weight (``beta``), number of training patches
+(``n``), hidden activation, then ``lin`` when the decoder is linear and ``zca`` when
+the patches are whitened, and last the seed (``s``).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+from dataclasses import dataclass
+
+__all__ = [
+    "ACTIVATIONS",
+    "MODEL_NAME_PATTERN",
+    "NUMBER_PATTERN",
+    "POOLINGS",
+    "ModelPoint",
+    "format_number",
+    "parse_number",
+    "model_name",
+    "parse_model_name",
+    "feature_set_name",
+    "parse_feature_set_name",
+]
+
+ACTIVATIONS = ("sigmoid", "relu")
+POOLINGS = ("concat", "quadrant")
+
+#: Regular expression matching every string that :func:`format_number` returns.
+NUMBER_PATTERN = r"-?[0-9]+(?:\.[0-9]+)?(?:e[-+][0-9]+)?"
+
+#: Regular expression matching every string that :func:`model_name` returns.
+MODEL_NAME_PATTERN = (
+    r"h[0-9]+(?:-[0-9]+)*"
+    rf"_rho{NUMBER_PATTERN}_lam{NUMBER_PATTERN}_beta{NUMBER_PATTERN}"
+    rf"_n[0-9]+_(?:{'|'.join(ACTIVATIONS)})(?:_lin)?(?:_zca)?_s[0-9]+"
+)
+
+_MODEL_NAME_RE = re.compile(
+    r"h(?P<hidden>[0-9]+(?:-[0-9]+)*)"
+    rf"_rho(?P<rho>{NUMBER_PATTERN})"
+    rf"_lam(?P<lam>{NUMBER_PATTERN})"
+    rf"_beta(?P<beta>{NUMBER_PATTERN})"
+    r"_n(?P<n>[0-9]+)"
+    rf"_(?P<activation>{'|'.join(ACTIVATIONS)})"
+    r"(?P<lin>_lin)?(?P<zca>_zca)?"
+    r"_s(?P<seed>[0-9]+)"
+)
+_FEATURE_SET_RE = re.compile(
+    rf"(?P<stride>[1-9][0-9]*)-(?P<pooling>{'|'.join(POOLINGS)})"
+)
+
+
+def format_number(value: float | int | str) -> str:
+    """Format a number in the one canonical form used in names and paths.
+
+    Equal values give equal strings whatever their written form: ``1e-4``,
+    ``0.0001`` and ``"1.0E-4"`` all give ``"0.0001"``, and ``3``, ``3.0`` and
+    ``"3"`` all give ``"3"``.
+
+    Parameters
+    ----------
+    value : float, int or str
+        A finite real number, or a string that :func:`float` parses as one.
+
+    Returns
+    -------
+    str
+        Integral values without a decimal point; other values in Python's shortest
+        round-trip form (``repr`` of the float), which switches to exponent notation
+        below 1e-4, for example ``"1e-05"``.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a real number or a string.
+    ValueError
+        If ``value`` does not parse as a number, or is infinite or NaN.
+    """
+    number = _to_float(value, "value")
+    if number == 0.0:
+        return "0"
+    if number.is_integer() and abs(number) < 1e16:
+        return str(int(number))
+    return repr(number)
+
+
+def parse_number(text: str) -> float | int:
+    """Parse a string written by :func:`format_number` back into a number.
+
+    Parameters
+    ----------
+    text : str
+        Canonical number string.
+
+    Returns
+    -------
+    int or float
+        An ``int`` when the text has no decimal point or exponent, else a ``float``.
+
+    Raises
+    ------
+    ValueError
+        If ``text`` is not in the canonical form, for example ``"1e-4"`` where the
+        canonical form is ``"0.0001"``.
+    """
+    if not isinstance(text, str) or not re.fullmatch(NUMBER_PATTERN, text):
+        raise ValueError(f"Invalid number string {text!r}: expected a number.")
+    number = float(text) if any(c in text for c in ".e") else int(text)
+    if format_number(number) != text:
+        raise ValueError(
+            f"Invalid number string {text!r}: the canonical form of this number is "
+            f"{format_number(number)!r}."
+        )
+    return number
+
+
+@dataclass(frozen=True)
+class ModelPoint:
+    """Parameters that identify one trained autoencoder.
+
+    Parameters
+    ----------
+    hidden_sizes : tuple of int
+        Hidden layer sizes, for example ``(75,)`` or ``(200, 75, 200)``.
+    sparsity_target : float
+        Target mean activation rho of each hidden unit, in (0, 1).
+    weight_decay : float
+        Weight-decay coefficient lambda, at least 0.
+    sparsity_weight : float
+        Weight beta of the KL sparsity penalty, at least 0.
+    num_patches : int
+        Number of training patches, at least 1.
+    activation : {"sigmoid", "relu"}
+        Hidden-layer activation.
+    linear_decoder : bool
+        True when the output layer is the identity.
+    whiten : bool
+        True when training patches are ZCA-whitened.
+    seed : int
+        Seed of patch sampling and initialisation, at least 0.
+    """
+
+    hidden_sizes: tuple[int, ...]
+    sparsity_target: float
+    weight_decay: float
+    sparsity_weight: float
+    num_patches: int
+    activation: str = "sigmoid"
+    linear_decoder: bool = False
+    whiten: bool = False
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        hidden = self.hidden_sizes
+        if isinstance(hidden, numbers.Integral):
+            hidden = (hidden,)
+        if isinstance(hidden, str) or not hasattr(hidden, "__iter__"):
+            raise TypeError(
+                "hidden_sizes must be a sequence of positive integers, "
+                f"got {self.hidden_sizes!r}."
+            )
+        hidden = tuple(hidden)
+        if not hidden or not all(
+            isinstance(h, numbers.Integral) and not isinstance(h, bool) and h > 0
+            for h in hidden
+        ):
+            raise ValueError(
+                "hidden_sizes must be a non-empty sequence of positive integers, "
+                f"got {self.hidden_sizes!r}."
+            )
+        object.__setattr__(self, "hidden_sizes", tuple(int(h) for h in hidden))
+
+        rho = _to_float(self.sparsity_target, "sparsity_target")
+        if not 0.0 < rho < 1.0:
+            raise ValueError(f"sparsity_target must be in (0, 1), got {rho!r}.")
+        for field in ("weight_decay", "sparsity_weight"):
+            number = _to_float(getattr(self, field), field)
+            if number < 0.0:
+                raise ValueError(f"{field} must be at least 0, got {number!r}.")
+            object.__setattr__(self, field, parse_number(format_number(number)))
+        object.__setattr__(self, "sparsity_target", parse_number(format_number(rho)))
+
+        for field, low in (("num_patches", 1), ("seed", 0)):
+            number = getattr(self, field)
+            if (
+                not isinstance(number, numbers.Integral)
+                or isinstance(number, bool)
+                or number < low
+            ):
+                raise ValueError(
+                    f"{field} must be an integer of at least {low}, got {number!r}."
+                )
+            object.__setattr__(self, field, int(number))
+
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(
+                f"activation must be one of {ACTIVATIONS}, got {self.activation!r}."
+            )
+        for field in ("linear_decoder", "whiten"):
+            if not isinstance(getattr(self, field), bool):
+                raise TypeError(
+                    f"{field} must be a bool, got {getattr(self, field)!r}."
+                )
+
+
+def model_name(point: ModelPoint) -> str:
+    """Build the canonical name of a model.
+
+    Parameters
+    ----------
+    point : ModelPoint
+        Model parameters.
+
+    Returns
+    -------
+    str
+        Name such as ``h75_rho0.01_lam0.0001_beta3_n10000_sigmoid_s0``.
+
+    Raises
+    ------
+    TypeError
+        If ``point`` is not a :class:`ModelPoint`.
+    """
+    if not isinstance(point, ModelPoint):
+        raise TypeError(f"point must be a ModelPoint, got {type(point).__name__}.")
+    parts = [
+        "h" + "-".join(str(h) for h in point.hidden_sizes),
+        "rho" + format_number(point.sparsity_target),
+        "lam" + format_number(point.weight_decay),
+        "beta" + format_number(point.sparsity_weight),
+        f"n{point.num_patches}",
+        point.activation,
+    ]
+    if point.linear_decoder:
+        parts.append("lin")
+    if point.whiten:
+        parts.append("zca")
+    parts.append(f"s{point.seed}")
+    return "_".join(parts)
+
+
+def parse_model_name(name: str) -> ModelPoint:
+    """Parse a name built by :func:`model_name` back into its parameters.
+
+    Parameters
+    ----------
+    name : str
+        Canonical model name.
+
+    Returns
+    -------
+    ModelPoint
+        The parameters, such that ``model_name(parse_model_name(name)) == name``.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` does not have the canonical form.
+    """
+    match = _MODEL_NAME_RE.fullmatch(name) if isinstance(name, str) else None
+    if match is None:
+        raise ValueError(
+            f"Invalid model name {name!r}: expected the form "
+            "h75_rho0.01_lam0.0001_beta3_n10000_sigmoid_s0."
+        )
+    point = ModelPoint(
+        hidden_sizes=tuple(int(h) for h in match["hidden"].split("-")),
+        sparsity_target=float(match["rho"]),
+        weight_decay=float(match["lam"]),
+        sparsity_weight=float(match["beta"]),
+        num_patches=int(match["n"]),
+        activation=match["activation"],
+        linear_decoder=match["lin"] is not None,
+        whiten=match["zca"] is not None,
+        seed=int(match["seed"]),
+    )
+    if model_name(point) != name:
+        raise ValueError(
+            f"Invalid model name {name!r}: its canonical form is {model_name(point)!r}."
+        )
+    return point
+
+
+def feature_set_name(stride: int, pooling: str) -> str:
+    """Build the name of a feature set of one model, such as ``4-concat``.
+
+    Parameters
+    ----------
+    stride : int
+        Step between patch positions in pixels, at least 1.
+    pooling : {"concat", "quadrant"}
+        How per-patch codes are combined into one vector per image.
+
+    Returns
+    -------
+    str
+        ``"<stride>-<pooling>"``.
+
+    Raises
+    ------
+    ValueError
+        If ``stride`` is not a positive integer or ``pooling`` is unknown.
+    """
+    if isinstance(stride, bool) or not isinstance(stride, numbers.Integral):
+        raise ValueError(f"stride must be a positive integer, got {stride!r}.")
+    if stride < 1:
+        raise ValueError(f"stride must be a positive integer, got {stride!r}.")
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}.")
+    return f"{int(stride)}-{pooling}"
+
+
+def parse_feature_set_name(name: str) -> tuple[int, str]:
+    """Parse a name built by :func:`feature_set_name` into ``(stride, pooling)``.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` does not have the form ``"<stride>-<pooling>"``.
+    """
+    match = _FEATURE_SET_RE.fullmatch(name) if isinstance(name, str) else None
+    if match is None:
+        raise ValueError(
+            f"Invalid feature set name {name!r}: expected '<stride>-<pooling>' with "
+            f"a positive stride without leading zeros and pooling in {POOLINGS}."
+        )
+    return int(match["stride"]), match["pooling"]
+
+
+def _to_float(value: object, argument: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real | str):
+        raise TypeError(f"{argument} must be a real number, got {value!r}.")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"{argument} must be a number, got {value!r}.") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{argument} must be finite, got {value!r}.")
+    return number

@@ -1,0 +1,195 @@
+import re
+
+import pytest
+
+from aecore.naming import (
+    MODEL_NAME_PATTERN,
+    NUMBER_PATTERN,
+    ModelPoint,
+    feature_set_name,
+    format_number,
+    model_name,
+    parse_feature_set_name,
+    parse_model_name,
+    parse_number,
+)
+
+
+@pytest.mark.parametrize(
+    ("spellings", "expected"),
+    [
+        ((1e-4, 0.0001, "1e-4", "1.0E-4", "0.00010"), "0.0001"),
+        ((3, 3.0, "3", "3.00", "3e0"), "3"),
+        ((0.01, "1e-2", 1 / 100), "0.01"),
+        ((1e-5, "0.00001"), "1e-05"),
+        ((10000, 1e4, "1e4"), "10000"),
+        ((0, 0.0, -0.0, "0"), "0"),
+        ((-2.5, "-2.50"), "-2.5"),
+    ],
+)
+def test_format_number_equal_values(spellings, expected):
+    for value in spellings:
+        assert format_number(value) == expected, value
+
+
+@pytest.mark.parametrize(
+    "value", [1e-4, 0.01, 3, 0.1 + 0.2, 1e-7, 123456.789, 2.5e20, -0.3, 10**5]
+)
+def test_format_number_round_trip(value):
+    text = format_number(value)
+    assert re.fullmatch(NUMBER_PATTERN, text)
+    assert parse_number(text) == pytest.approx(value, rel=0, abs=0)
+    assert format_number(parse_number(text)) == text
+
+
+def test_parse_number_rejects_other_spellings():
+    with pytest.raises(ValueError, match="canonical form of this number is '0.0001'"):
+        parse_number("1e-04")
+    with pytest.raises(ValueError, match="canonical form of this number is '3'"):
+        parse_number("3.0")
+    with pytest.raises(ValueError, match="expected a number"):
+        parse_number("abc")
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), "inf"])
+def test_format_number_rejects_non_finite(value):
+    with pytest.raises(ValueError, match="value must be finite"):
+        format_number(value)
+
+
+@pytest.mark.parametrize("value", [True, None, [1]])
+def test_format_number_rejects_non_numbers(value):
+    with pytest.raises(TypeError, match="value must be a real number"):
+        format_number(value)
+
+
+def test_format_number_rejects_bad_string():
+    with pytest.raises(ValueError, match="value must be a number, got 'x1'"):
+        format_number("x1")
+
+
+DEFAULT = dict(
+    hidden_sizes=(75,),
+    sparsity_target=0.01,
+    weight_decay=1e-4,
+    sparsity_weight=3,
+    num_patches=10000,
+)
+
+
+def test_model_name_default():
+    name = model_name(ModelPoint(**DEFAULT))
+    assert name == "h75_rho0.01_lam0.0001_beta3_n10000_sigmoid_s0"
+
+
+def test_model_name_equal_meaning_equal_name():
+    a = ModelPoint(**DEFAULT)
+    b = ModelPoint(
+        hidden_sizes=[75],
+        sparsity_target="1e-2",
+        weight_decay="0.0001",
+        sparsity_weight=3.0,
+        num_patches=10**4,
+    )
+    assert a == b
+    assert hash(a) == hash(b)
+    assert model_name(a) == model_name(b)
+
+
+@pytest.mark.parametrize(
+    "point",
+    [
+        ModelPoint(**DEFAULT),
+        ModelPoint(**{**DEFAULT, "hidden_sizes": (200, 75, 200), "activation": "relu"}),
+        ModelPoint(**{**DEFAULT, "linear_decoder": True, "whiten": True, "seed": 12}),
+        ModelPoint(**{**DEFAULT, "weight_decay": 0, "sparsity_weight": 0.5}),
+        ModelPoint(**{**DEFAULT, "sparsity_target": 1e-5, "num_patches": 1}),
+        ModelPoint(**{**DEFAULT, "whiten": True}),
+    ],
+)
+def test_model_name_round_trip(point):
+    name = model_name(point)
+    assert re.fullmatch(MODEL_NAME_PATTERN, name)
+    assert parse_model_name(name) == point
+    assert model_name(parse_model_name(name)) == name
+
+
+def test_model_names_differ_per_field():
+    variants = [
+        {},
+        {"hidden_sizes": (76,)},
+        {"sparsity_target": 0.02},
+        {"weight_decay": 1e-3},
+        {"sparsity_weight": 4},
+        {"num_patches": 1000},
+        {"activation": "relu"},
+        {"linear_decoder": True},
+        {"whiten": True},
+        {"seed": 1},
+    ]
+    names = {model_name(ModelPoint(**{**DEFAULT, **v})) for v in variants}
+    assert len(names) == len(variants)
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("h75_rho1e-2_lam0.0001_beta3_n10000_sigmoid_s0", "canonical form is"),
+        ("h75_rho0.01_lam0.0001_beta3.0_n10000_sigmoid_s0", "canonical form is"),
+        ("h75_rho0.01_lam0.0001_beta3_n10000_tanh_s0", "expected the form"),
+        ("h75_rho0.01_lam0.0001_beta3_n10000_sigmoid", "expected the form"),
+        ("raw", "expected the form"),
+        ("h75_rho0.01_lam0.0001_beta3_n010000_sigmoid_s0", "canonical form is"),
+    ],
+)
+def test_parse_model_name_rejects(name, message):
+    with pytest.raises(ValueError, match=message):
+        parse_model_name(name)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"sparsity_target": 2}, r"sparsity_target must be in \(0, 1\), got 2.0"),
+        ({"sparsity_target": 0}, r"sparsity_target must be in \(0, 1\)"),
+        ({"weight_decay": -1}, "weight_decay must be at least 0"),
+        ({"sparsity_weight": -0.1}, "sparsity_weight must be at least 0"),
+        ({"num_patches": 0}, "num_patches must be an integer of at least 1"),
+        ({"num_patches": 10.5}, "num_patches must be an integer of at least 1"),
+        ({"seed": -1}, "seed must be an integer of at least 0"),
+        ({"hidden_sizes": ()}, "hidden_sizes must be a non-empty sequence"),
+        ({"hidden_sizes": (75, 0)}, "hidden_sizes must be a non-empty sequence"),
+        ({"activation": "tanh"}, "activation must be one of"),
+    ],
+)
+def test_model_point_rejects(changes, message):
+    with pytest.raises(ValueError, match=message):
+        ModelPoint(**{**DEFAULT, **changes})
+
+
+def test_model_point_rejects_bad_types():
+    with pytest.raises(TypeError, match="hidden_sizes must be a sequence"):
+        ModelPoint(**{**DEFAULT, "hidden_sizes": "75"})
+    with pytest.raises(TypeError, match="whiten must be a bool"):
+        ModelPoint(**{**DEFAULT, "whiten": 1})
+    with pytest.raises(TypeError, match="point must be a ModelPoint"):
+        model_name(DEFAULT)
+
+
+def test_feature_set_name_round_trip():
+    assert feature_set_name(4, "concat") == "4-concat"
+    assert parse_feature_set_name("4-concat") == (4, "concat")
+    assert parse_feature_set_name(feature_set_name(12, "quadrant")) == (12, "quadrant")
+
+
+@pytest.mark.parametrize("name", ["0-concat", "04-concat", "4-max", "4concat", "raw"])
+def test_parse_feature_set_name_rejects(name):
+    with pytest.raises(ValueError, match="Invalid feature set name"):
+        parse_feature_set_name(name)
+
+
+def test_feature_set_name_rejects():
+    with pytest.raises(ValueError, match="stride must be a positive integer, got 0"):
+        feature_set_name(0, "concat")
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        feature_set_name(2, "max")
