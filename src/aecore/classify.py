@@ -1,0 +1,327 @@
+"""Classification of feature sets with scikit-learn pipelines.
+
+Every classifier sits in a pipeline whose first step is a :class:`StandardScaler`
+(optionally followed by PCA), so scaling is fitted on the training rows only and test
+rows are transformed with training statistics.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+
+__all__ = [
+    "CLASSIFIERS",
+    "make_pipeline",
+    "evaluate",
+    "evaluate_folds",
+    "pixel_features",
+    "subset_indices",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Classifier names accepted by :func:`make_pipeline`, with their display labels.
+CLASSIFIERS = {
+    "logreg": "Logistic regression",
+    "linsvm": "Linear SVM",
+    "forest": "Random forest",
+    "hgb": "Gradient boosting",
+}
+
+# Keyword arguments each classifier accepts from the config, on top of ``pca``.
+_ALLOWED_OPTIONS = {
+    "logreg": {"C", "max_iter", "tol"},
+    "linsvm": {"C", "max_iter", "tol"},
+    "forest": {"n_estimators", "max_depth", "max_features", "min_samples_leaf"},
+    "hgb": {"max_iter", "learning_rate", "max_leaf_nodes", "early_stopping"},
+}
+
+
+def make_pipeline(
+    name: str,
+    options: Mapping[str, object] | None = None,
+    *,
+    n_jobs: int = 1,
+    seed: int = 0,
+) -> Pipeline:
+    """Build a pipeline of standard scaling, optional PCA and one classifier.
+
+    Parameters
+    ----------
+    name : {"logreg", "linsvm", "forest", "hgb"}
+        Classifier: multinomial logistic regression, a linear SVM (one-vs-rest,
+        squared hinge loss), a random forest, or histogram gradient boosting.
+    options : mapping, optional
+        Classifier keyword arguments (see ``_ALLOWED_OPTIONS`` for each name), plus
+        ``pca``: the number of principal components kept after scaling, or None to
+        keep every feature.
+    n_jobs : int, default 1
+        Parallel jobs for the random forest. The other classifiers use the BLAS and
+        OpenMP thread pools, which the caller limits.
+    seed : int, default 0
+        Random state of PCA and of the classifiers that use randomness.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        Unfitted pipeline with steps ``scale``, optionally ``pca``, and ``classify``.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is unknown or ``options`` contains a key the classifier does not
+        accept.
+    """
+    if name not in CLASSIFIERS:
+        raise ValueError(f"name must be one of {sorted(CLASSIFIERS)}, got {name!r}.")
+    options = dict(options or {})
+    pca = options.pop("pca", None)
+    unknown = sorted(set(options) - _ALLOWED_OPTIONS[name])
+    if unknown:
+        raise ValueError(
+            f"Invalid options {unknown} for classifier {name!r}: allowed options are "
+            f"{sorted(_ALLOWED_OPTIONS[name] | {'pca'})}."
+        )
+    if pca is not None and (not isinstance(pca, int) or pca < 1):
+        raise ValueError(
+            f"The 'pca' option must be a positive integer or None, got {pca!r}."
+        )
+
+    if name == "logreg":
+        classifier = LogisticRegression(**{"max_iter": 1000, **options})
+    elif name == "linsvm":
+        classifier = LinearSVC(**{"dual": "auto", "random_state": seed, **options})
+    elif name == "forest":
+        classifier = RandomForestClassifier(
+            **{"n_estimators": 200, "n_jobs": n_jobs, "random_state": seed, **options}
+        )
+    else:
+        classifier = HistGradientBoostingClassifier(**{"random_state": seed, **options})
+
+    steps = [("scale", StandardScaler())]
+    if pca is not None:
+        steps.append(("pca", PCA(n_components=pca, random_state=seed)))
+    steps.append(("classify", classifier))
+    return Pipeline(steps)
+
+
+def evaluate(
+    pipeline: Pipeline,
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+) -> dict:
+    """Fit a pipeline on training rows and measure its test accuracy.
+
+    Parameters
+    ----------
+    pipeline : sklearn.pipeline.Pipeline
+        Unfitted pipeline, for example from :func:`make_pipeline`. It is fitted in
+        place.
+    X_train : ndarray of shape (n_train, n_features)
+        Training features.
+    y_train : ndarray of shape (n_train,)
+        Training labels.
+    X_test : ndarray of shape (n_test, n_features)
+        Test features.
+    y_test : ndarray of shape (n_test,)
+        Test labels.
+
+    Returns
+    -------
+    dict
+        ``accuracy``, ``train_accuracy``, ``fit_seconds``, ``predict_seconds``,
+        ``n_train``, ``n_test``, ``n_features``, ``converged`` (False when the
+        classifier raised a ConvergenceWarning) and ``warnings`` (their messages).
+
+    Raises
+    ------
+    ValueError
+        If the arrays are not 2-D and 1-D with matching row counts, or the
+        training and test feature counts differ.
+    """
+    _check_xy(X_train, y_train, "X_train", "y_train")
+    _check_xy(X_test, y_test, "X_test", "y_test")
+    if X_train.shape[1] != X_test.shape[1]:
+        raise ValueError(
+            f"X_test must have as many columns as X_train ({X_train.shape[1]}), "
+            f"got {X_test.shape[1]}."
+        )
+
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        pipeline.fit(X_train, y_train)
+    fit_seconds = time.perf_counter() - start
+    messages = [str(w.message) for w in caught if w.category is ConvergenceWarning]
+    for message in messages:
+        logger.warning("Classifier did not converge: %s", message)
+
+    start = time.perf_counter()
+    accuracy = float(np.mean(pipeline.predict(X_test) == y_test))
+    predict_seconds = time.perf_counter() - start
+    train_accuracy = float(np.mean(pipeline.predict(X_train) == y_train))
+    return {
+        "accuracy": accuracy,
+        "train_accuracy": train_accuracy,
+        "fit_seconds": fit_seconds,
+        "predict_seconds": predict_seconds,
+        "n_train": int(X_train.shape[0]),
+        "n_test": int(X_test.shape[0]),
+        "n_features": int(X_train.shape[1]),
+        "converged": not messages,
+        "warnings": messages,
+    }
+
+
+def evaluate_folds(
+    make: Callable[[], Pipeline],
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    folds: Sequence[np.ndarray],
+) -> dict:
+    """Run the predefined-folds protocol: fit on each fold, test on the test set.
+
+    This is the STL-10 protocol, where each of 10 folds lists 1000 of the training
+    images; the score is the mean and standard deviation of test accuracy.
+
+    Parameters
+    ----------
+    make : callable
+        Called with no arguments, returns a fresh unfitted pipeline.
+    X_train, y_train, X_test, y_test : ndarray
+        As in :func:`evaluate`.
+    folds : sequence of ndarray of int
+        Row indices into ``X_train``, one array per fold.
+
+    Returns
+    -------
+    dict
+        ``fold_accuracies`` (list), ``fold_mean``, ``fold_std`` (population standard
+        deviation, ``ddof=0``), ``fold_fit_seconds`` and ``folds_converged``.
+
+    Raises
+    ------
+    ValueError
+        If ``folds`` is empty or an index lies outside ``X_train``.
+    """
+    if len(folds) == 0:
+        raise ValueError("folds must contain at least one index array, got none.")
+    n_train = X_train.shape[0]
+    scores, seconds, converged = [], [], True
+    for number, fold in enumerate(folds):
+        fold = np.asarray(fold, dtype=np.int64)
+        if fold.ndim != 1 or fold.size == 0 or fold.min() < 0 or fold.max() >= n_train:
+            raise ValueError(
+                f"folds[{number}] must be a non-empty 1-D array of row indices in "
+                f"[0, {n_train}), got shape {fold.shape}."
+            )
+        result = evaluate(make(), X_train[fold], y_train[fold], X_test, y_test)
+        logger.info("Fold %d: accuracy %.4f", number, result["accuracy"])
+        scores.append(result["accuracy"])
+        seconds.append(result["fit_seconds"])
+        converged = converged and result["converged"]
+    return {
+        "fold_accuracies": scores,
+        "fold_mean": float(np.mean(scores)),
+        "fold_std": float(np.std(scores)),
+        "fold_fit_seconds": seconds,
+        "folds_converged": converged,
+    }
+
+
+def pixel_features(images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """Flatten images into raw-pixel feature vectors scaled to [0, 1].
+
+    Parameters
+    ----------
+    images : ndarray of shape (n_images, height, width, channels), uint8
+        Images; a memory-mapped array is read in batches.
+    batch_size : int, default 1024
+        Images converted per step, which bounds the temporary memory.
+
+    Returns
+    -------
+    ndarray of shape (n_images, height * width * channels), float32
+
+    Raises
+    ------
+    ValueError
+        If ``images`` is not 4-D or ``batch_size`` is not positive.
+    """
+    if images.ndim != 4:
+        raise ValueError(
+            f"images must be 4-D (n_images, height, width, channels), got shape "
+            f"{images.shape}."
+        )
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size}.")
+    n_images = images.shape[0]
+    out = np.empty((n_images, int(np.prod(images.shape[1:]))), dtype=np.float32)
+    for start in range(0, n_images, batch_size):
+        batch = np.asarray(images[start : start + batch_size])
+        out[start : start + batch.shape[0]] = batch.reshape(batch.shape[0], -1) / 255.0
+    return out
+
+
+def subset_indices(labels: np.ndarray, limit: int | None, seed: int = 0) -> np.ndarray:
+    """Choose a class-stratified random subset of rows, in increasing order.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (n,)
+        Class label of each row.
+    limit : int or None
+        Number of rows to keep. None, or a limit of at least ``n``, keeps every row.
+    seed : int, default 0
+        Seed of the choice.
+
+    Returns
+    -------
+    ndarray of int64
+        Sorted row indices. Each class keeps a share of ``limit`` proportional to
+        its frequency, rounded so that the total is exactly ``limit``.
+
+    Raises
+    ------
+    ValueError
+        If ``limit`` is given and is not a positive integer.
+    """
+    labels = np.asarray(labels)
+    n = labels.shape[0]
+    if limit is not None and (
+        isinstance(limit, bool) or not isinstance(limit, int | np.integer) or limit < 1
+    ):
+        raise ValueError(f"limit must be a positive integer or None, got {limit!r}.")
+    if limit is None or limit >= n:
+        return np.arange(n, dtype=np.int64)
+    chosen, _ = train_test_split(
+        np.arange(n), train_size=int(limit), stratify=labels, random_state=seed
+    )
+    return np.sort(chosen).astype(np.int64)
+
+
+def _check_xy(X: np.ndarray, y: np.ndarray, x_name: str, y_name: str) -> None:
+    if X.ndim != 2:
+        raise ValueError(f"{x_name} must be 2-D, got shape {X.shape}.")
+    if y.ndim != 1 or y.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"{y_name} must be 1-D with {X.shape[0]} entries (the rows of {x_name}), "
+            f"got shape {y.shape}."
+        )

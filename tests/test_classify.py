@@ -1,0 +1,146 @@
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.datasets import make_classification
+
+from aecore.classify import (
+    CLASSIFIERS,
+    evaluate,
+    evaluate_folds,
+    make_pipeline,
+    pixel_features,
+    subset_indices,
+)
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_classification(
+        n_samples=600,
+        n_features=20,
+        n_informative=8,
+        n_classes=4,
+        class_sep=2.0,
+        random_state=0,
+    )
+    X = X * 50.0 + 10.0  # far from unit scale, so scaling matters
+    return X[:400], y[:400], X[400:], y[400:]
+
+
+@pytest.mark.parametrize("name", sorted(CLASSIFIERS))
+def test_evaluate_beats_chance(data, name):
+    options = {"n_estimators": 30} if name == "forest" else {}
+    if name == "hgb":
+        options = {"max_iter": 30}
+    result = evaluate(make_pipeline(name, options), *data)
+    assert result["accuracy"] > 0.6  # chance is 0.25
+    assert result["n_train"] == 400
+    assert result["n_test"] == 200
+    assert result["n_features"] == 20
+    assert result["fit_seconds"] >= 0
+
+
+def test_scaler_fitted_on_training_rows(data):
+    X_train, y_train, X_test, y_test = data
+    pipeline = make_pipeline("logreg")
+    evaluate(pipeline, X_train, y_train, X_test, y_test)
+    assert_allclose(pipeline.named_steps["scale"].mean_, X_train.mean(axis=0))
+    assert_allclose(pipeline.named_steps["scale"].scale_, X_train.std(axis=0))
+
+
+def test_pca_step(data):
+    pipeline = make_pipeline("logreg", {"pca": 5, "C": 0.5})
+    assert list(pipeline.named_steps) == ["scale", "pca", "classify"]
+    evaluate(pipeline, *data)
+    assert pipeline.named_steps["pca"].n_components_ == 5
+    assert pipeline.named_steps["classify"].C == 0.5
+
+
+def test_convergence_warning_recorded(data):
+    result = evaluate(make_pipeline("logreg", {"max_iter": 1}), *data)
+    assert result["converged"] is False
+    assert result["warnings"]
+
+
+def test_evaluate_same_result_twice(data):
+    first = evaluate(make_pipeline("forest", {"n_estimators": 10}, seed=3), *data)
+    second = evaluate(make_pipeline("forest", {"n_estimators": 10}, seed=3), *data)
+    assert first["accuracy"] == second["accuracy"]
+
+
+def test_folds_protocol(data):
+    X_train, y_train, X_test, y_test = data
+    folds = [np.arange(0, 200), np.arange(100, 300), np.arange(200, 400)]
+    result = evaluate_folds(
+        lambda: make_pipeline("logreg"), X_train, y_train, X_test, y_test, folds
+    )
+    expected = [
+        evaluate(make_pipeline("logreg"), X_train[f], y_train[f], X_test, y_test)[
+            "accuracy"
+        ]
+        for f in folds
+    ]
+    assert_allclose(result["fold_accuracies"], expected)
+    assert_allclose(result["fold_mean"], np.mean(expected))
+    assert_allclose(result["fold_std"], np.std(expected))
+    assert len(result["fold_fit_seconds"]) == 3
+
+
+def test_folds_reject_bad_indices(data):
+    with pytest.raises(ValueError, match=r"folds\[1\] must be a non-empty 1-D array"):
+        evaluate_folds(
+            lambda: make_pipeline("logreg"), *data, [np.arange(10), np.array([400])]
+        )
+    with pytest.raises(ValueError, match="folds must contain at least one"):
+        evaluate_folds(lambda: make_pipeline("logreg"), *data, [])
+
+
+def test_make_pipeline_rejects():
+    with pytest.raises(ValueError, match="name must be one of"):
+        make_pipeline("knn")
+    with pytest.raises(ValueError, match=r"Invalid options \['gamma'\]"):
+        make_pipeline("logreg", {"gamma": 1})
+    with pytest.raises(ValueError, match="'pca' option must be a positive integer"):
+        make_pipeline("logreg", {"pca": 0})
+
+
+def test_evaluate_rejects_shapes(data):
+    X_train, y_train, X_test, y_test = data
+    with pytest.raises(ValueError, match="X_test must have as many columns"):
+        evaluate(make_pipeline("logreg"), X_train, y_train, X_test[:, :5], y_test)
+    with pytest.raises(ValueError, match="y_train must be 1-D with 400 entries"):
+        evaluate(make_pipeline("logreg"), X_train, y_train[:10], X_test, y_test)
+    with pytest.raises(ValueError, match="X_train must be 2-D"):
+        evaluate(make_pipeline("logreg"), X_train[0], y_train, X_test, y_test)
+
+
+def test_pixel_features():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(7, 4, 5, 3), dtype=np.uint8)
+    features = pixel_features(images, batch_size=3)
+    assert features.dtype == np.float32
+    assert features.shape == (7, 60)
+    assert_allclose(features[2], images[2].reshape(-1) / 255.0, rtol=1e-6)
+    with pytest.raises(ValueError, match="images must be 4-D"):
+        pixel_features(images[0])
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        pixel_features(images, batch_size=0)
+
+
+def test_subset_indices_stratified():
+    labels = np.repeat(np.arange(5), [100, 100, 100, 100, 200])
+    chosen = subset_indices(labels, 120, seed=1)
+    assert chosen.shape == (120,)
+    assert np.all(np.diff(chosen) > 0)
+    counts = np.bincount(labels[chosen])
+    assert counts.tolist() == [20, 20, 20, 20, 40]
+    assert np.array_equal(chosen, subset_indices(labels, 120, seed=1))
+    assert not np.array_equal(chosen, subset_indices(labels, 120, seed=2))
+
+
+def test_subset_indices_no_limit():
+    labels = np.arange(10) % 2
+    assert np.array_equal(subset_indices(labels, None), np.arange(10))
+    assert np.array_equal(subset_indices(labels, 50), np.arange(10))
+    with pytest.raises(ValueError, match="limit must be a positive integer"):
+        subset_indices(labels, 0)
