@@ -9,6 +9,7 @@ from aecore.classify import (
     evaluate_folds,
     make_pipeline,
     pixel_features,
+    restrict_folds,
     subset_indices,
 )
 
@@ -144,3 +145,15 @@ def test_subset_indices_no_limit():
     assert np.array_equal(subset_indices(labels, 50), np.arange(10))
     with pytest.raises(ValueError, match="limit must be a positive integer"):
         subset_indices(labels, 0)
+
+
+def test_restrict_folds():
+    folds = [np.array([0, 1, 2]), np.array([3, 4, 5]), np.array([6, 7])]
+    rows = np.array([1, 2, 4, 9])
+    restricted = restrict_folds(folds, rows)
+    assert len(restricted) == 2
+    assert restricted[0].tolist() == [0, 1]
+    assert restricted[1].tolist() == [2]
+    assert restrict_folds(None, rows) is None
+    full = restrict_folds(folds, np.arange(10))
+    assert [f.tolist() for f in full] == [f.tolist() for f in folds]

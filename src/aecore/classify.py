@@ -29,6 +29,7 @@ __all__ = [
     "evaluate_folds",
     "pixel_features",
     "subset_indices",
+    "restrict_folds",
 ]
 
 logger = logging.getLogger(__name__)
@@ -315,6 +316,32 @@ def subset_indices(labels: np.ndarray, limit: int | None, seed: int = 0) -> np.n
         np.arange(n), train_size=int(limit), stratify=labels, random_state=seed
     )
     return np.sort(chosen).astype(np.int64)
+
+
+def restrict_folds(
+    folds: Sequence[np.ndarray] | None, rows: np.ndarray
+) -> list[np.ndarray] | None:
+    """Map predefined folds onto a subset of the training rows.
+
+    Parameters
+    ----------
+    folds : sequence of ndarray of int, or None
+        Row indices into the full training split, one array per fold.
+    rows : ndarray of int
+        Sorted rows of the full training split that were kept, as returned by
+        :func:`subset_indices`.
+
+    Returns
+    -------
+    list of ndarray of int64, or None
+        For each fold, the positions in ``rows`` of its rows that were kept; None
+        when ``folds`` is None. A fold that lost every row is dropped.
+    """
+    if folds is None:
+        return None
+    rows = np.asarray(rows, dtype=np.int64)
+    restricted = [np.flatnonzero(np.isin(rows, fold)) for fold in folds]
+    return [fold for fold in restricted if fold.size > 0]
 
 
 def _check_xy(X: np.ndarray, y: np.ndarray, x_name: str, y_name: str) -> None:
