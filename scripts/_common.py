@@ -1,0 +1,155 @@
+"""Set-up shared by the rule scripts: logging, thread limits, atomic writes.
+
+Import this module before numpy: :func:`start` sets the BLAS and OpenMP thread
+variables, which those libraries read once when they load.
+"""
+
+import contextlib
+import json
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+# Import aecore from this checkout, also in environments where it is not installed.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+
+
+def start(snakemake):
+    """Route stderr and logging to the job's log, and limit threads to the job's.
+
+    Returns the logger of the calling rule.
+    """
+    threads = max(1, int(snakemake.threads))
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(threads)
+
+    log_file = open(snakemake.log[0], "a", buffering=1)  # noqa: SIM115 (whole job)
+    sys.stderr = log_file
+    logging.basicConfig(
+        stream=log_file,
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+    logging.captureWarnings(True)
+
+    # Libraries already loaded (the script preamble may import some) ignore the
+    # variables above, so limit their pools too.
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads)
+    logger = logging.getLogger(f"rule.{snakemake.rule}")
+    logger.info("Started with %d thread(s)", threads)
+    return logger
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside ``path``, renamed to ``path`` on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix
+    )
+    os.close(handle)
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def write_json(data, path):
+    """Write ``data`` as indented JSON, atomically."""
+    with atomic_path(path) as temporary:
+        with open(temporary, "w") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+
+
+def check_memory_budget(n_bytes, budget_mb, what):
+    """Raise if a feature set of ``n_bytes`` exceeds the config's memory budget."""
+    needed_mb = n_bytes / 2**20
+    if needed_mb > budget_mb:
+        raise MemoryError(
+            f"The {what} would take {needed_mb:.0f} MiB, more than memory_budget_mb "
+            f"({budget_mb:g} MiB). Raise memory_budget_mb if the machine has the "
+            "memory, or use a larger stride or pooling: quadrant in "
+            "features.default and features.strides, or fewer images with "
+            "dataset.max_train and dataset.max_test."
+        )
+    logging.getLogger(__name__).info(
+        "The %s takes about %.0f MiB (budget %g MiB)", what, needed_mb, budget_mb
+    )
+
+
+def labelled_subsets(dataset, config, seed):
+    """Row indices of the labelled training and test images used for classification.
+
+    Returns a dict mapping ``"train"`` and ``"test"`` to ``(split name, indices)``.
+    """
+    from aecore.classify import subset_indices
+
+    subsets = {}
+    for role in ("train", "test"):
+        split = config[f"{role}_split"]
+        labels = dataset.labels(split)
+        subsets[role] = (split, subset_indices(labels, config[f"max_{role}"], seed))
+    return subsets
+
+
+def write_feature_set(output, train, test, dataset, subsets):
+    """Write train and test features and their labels (with folds) atomically."""
+    import numpy as np
+
+    from aecore.classify import restrict_folds
+
+    train_split, train_rows = subsets["train"]
+    test_split, test_rows = subsets["test"]
+    arrays = {
+        "y_train": np.asarray(dataset.labels(train_split))[train_rows],
+        "y_test": np.asarray(dataset.labels(test_split))[test_rows],
+    }
+    folds = dataset.folds if train_split == "train" else None
+    for number, fold in enumerate(restrict_folds(folds, train_rows) or []):
+        arrays[f"fold_{number}"] = fold
+    for name, values in (("train", train), ("test", test)):
+        with atomic_path(output[name]) as temporary:
+            np.save(temporary, values)
+    with atomic_path(output.labels) as temporary:
+        np.savez(temporary, **arrays)
+
+
+def write_table(table, csv_path, tex_path, **latex_options):
+    """Write a pandas table as CSV and as a booktabs LaTeX tabular, atomically."""
+    from aecore.collate import to_latex
+
+    with atomic_path(csv_path) as temporary:
+        table.to_csv(temporary, index=False)
+    with atomic_path(tex_path) as temporary:
+        with open(temporary, "w") as handle:
+            handle.write(to_latex(table, **latex_options))
+    logging.getLogger(__name__).info("Wrote %s (%d rows)", csv_path, len(table))
+
+
+def save_figure(figure, png_path, pdf_path):
+    """Save a matplotlib figure as PNG and PDF atomically, then close it."""
+    import matplotlib.pyplot as plt
+
+    for path, options in ((png_path, {"dpi": 150}), (pdf_path, {})):
+        with atomic_path(path) as temporary:
+            figure.savefig(temporary, format=str(path).rsplit(".", 1)[-1], **options)
+    plt.close(figure)
+    logging.getLogger(__name__).info("Wrote %s and %s", png_path, pdf_path)

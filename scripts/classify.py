@@ -1,0 +1,53 @@
+"""Fit one classifier on one feature set; write test accuracy and fold scores."""
+
+from _common import start, write_json
+
+logger = start(snakemake)  # noqa: F821 (defined by Snakemake)
+
+import numpy as np  # noqa: E402
+
+from aecore.classify import evaluate, evaluate_folds, make_pipeline  # noqa: E402
+
+smk = snakemake  # noqa: F821
+classifier = smk.wildcards.classifier
+features = smk.wildcards.features
+
+
+def make():
+    return make_pipeline(
+        classifier, smk.params.options, n_jobs=smk.threads, seed=smk.params.seed
+    )
+
+
+X_train = np.load(smk.input.train)
+X_test = np.load(smk.input.test)
+labels = np.load(smk.input.labels)
+y_train, y_test = labels["y_train"], labels["y_test"]
+n_folds = sum(key.startswith("fold_") for key in labels.files)
+folds = [labels[f"fold_{number}"] for number in range(n_folds)]
+logger.info(
+    "Classifier %s on %s: %d training and %d test rows, %d features",
+    classifier,
+    features,
+    X_train.shape[0],
+    X_test.shape[0],
+    X_train.shape[1],
+)
+
+result = evaluate(make(), X_train, y_train, X_test, y_test)
+logger.info(
+    "Test accuracy %.4f (fit %.1f s)", result["accuracy"], result["fit_seconds"]
+)
+if smk.params.folds and folds:
+    result.update(evaluate_folds(make, X_train, y_train, X_test, y_test, folds))
+    logger.info("Folds: mean %.4f, std %.4f", result["fold_mean"], result["fold_std"])
+
+model, _, feature_set = features.partition("/")
+result.update(
+    features=features,
+    model=model,
+    feature_set=feature_set,
+    classifier=classifier,
+    options=dict(smk.params.options),
+)
+write_json(result, smk.output[0])

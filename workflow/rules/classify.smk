@@ -1,0 +1,23 @@
+rule classify:
+    input:
+        train=f"{RESULTS}/features/{{features}}/train.npy",
+        test=f"{RESULTS}/features/{{features}}/test.npy",
+        labels=f"{RESULTS}/features/{{features}}/labels.npz",
+    output:
+        f"{RESULTS}/metrics/{{features}}/{{classifier}}.json",
+    log:
+        "logs/classify/{features}/{classifier}.log",
+    conda:
+        CONDA_ENV
+    threads: config["max_threads"]
+    resources:
+        # Standard scaling copies the features, so reserve three times their size.
+        mem_mb=lambda wildcards, input: int(3 * input.size_mb) + 1000,
+    params:
+        options=lambda wildcards: config["classify"]["options"].get(
+            wildcards.classifier, {}
+        ),
+        folds=config["classify"]["folds"],
+        seed=config["seed"],
+    script:
+        "../../scripts/classify.py"

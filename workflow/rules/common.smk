@@ -1,0 +1,234 @@
+"""Config validation and the functions that turn the config into target paths."""
+
+import sys
+from pathlib import Path
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+# Import aecore from this checkout, also in environments where it is not installed.
+sys.path.insert(0, str(Path(workflow.basedir).parent / "src"))
+
+from aecore.classify import CLASSIFIERS
+from aecore.naming import (
+    MODEL_NAME_PATTERN,
+    POOLINGS,
+    ModelPoint,
+    feature_set_name,
+    model_name,
+    parse_feature_set_name,
+    parse_model_name,
+)
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+
+def unique(names):
+    """Drop repeated names, keeping the first occurrence of each."""
+    return list(dict.fromkeys(names))
+
+
+# Software environment of every job under --software-deployment-method conda.
+CONDA_ENV = "../../environment.yml"
+RESULTS = "results"
+DATASET = config["dataset"]["name"]
+DATA_DIR = f"{RESULTS}/data/{DATASET}"
+RAW_FEATURES = "raw/pixels"
+CLASSIFIER_NAMES = unique(config["classify"]["classifiers"])
+PRIMARY_CLASSIFIER = config["classify"]["primary"]
+FEATURE_SET_PATTERN = rf"[1-9][0-9]*-(?:{'|'.join(POOLINGS)})"
+
+
+wildcard_constraints:
+    model=MODEL_NAME_PATTERN,
+    fset=FEATURE_SET_PATTERN,
+    features=rf"{RAW_FEATURES}|{MODEL_NAME_PATTERN}/{FEATURE_SET_PATTERN}",
+    classifier="|".join(CLASSIFIERS),
+    dataset=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    parameter="rho|lambda|beta",
+
+
+def _check_config():
+    """Reject settings that the schema cannot express."""
+    for hidden in [config["default_model"]["hidden_sizes"], *config["depth"]]:
+        if list(hidden) != list(reversed(hidden)):
+            raise ValueError(
+                f"Invalid config: hidden layer sizes must be symmetric (for example "
+                f"[200, 75, 200]), got {hidden} in 'default_model.hidden_sizes' or "
+                f"'depth'."
+            )
+    if PRIMARY_CLASSIFIER not in CLASSIFIER_NAMES:
+        raise ValueError(
+            f"Invalid config: 'classify.primary' must be one of the classifiers listed "
+            f"in 'classify.classifiers' {CLASSIFIER_NAMES}, got {PRIMARY_CLASSIFIER!r}."
+        )
+
+
+_check_config()
+
+
+def point_with(**changes):
+    """Return the default model's parameters with some of them changed."""
+    default = config["default_model"]
+    values = dict(
+        hidden_sizes=tuple(default["hidden_sizes"]),
+        sparsity_target=default["sparsity_target"],
+        weight_decay=default["weight_decay"],
+        sparsity_weight=default["sparsity_weight"],
+        num_patches=default["num_patches"],
+        activation=default["activation"],
+        linear_decoder=default["linear_decoder"],
+        whiten=default["whiten"],
+        seed=config["seed"],
+    )
+    values.update(changes)
+    return ModelPoint(**values)
+
+
+DEFAULT_MODEL = model_name(point_with())
+
+# Config key of each ablation parameter, and the ModelPoint field it sets.
+ABLATION_FIELDS = {
+    "rho": "sparsity_target",
+    "lambda": "weight_decay",
+    "beta": "sparsity_weight",
+}
+
+
+def ablation_models(parameter):
+    """Models of one ablation panel, in the config's order of values."""
+    field = ABLATION_FIELDS[parameter]
+    return unique(
+        model_name(point_with(**{field: value})) for value in config["ablation"][field]
+    )
+
+
+DEPTH_MODELS = unique(
+    model_name(point_with(hidden_sizes=tuple(sizes))) for sizes in config["depth"]
+)
+PATCH_COUNT_MODELS = unique(
+    model_name(point_with(num_patches=count)) for count in config["patch_count"]
+)
+ACTIVATION_MODELS = unique(
+    model_name(point_with(activation=activation)) for activation in config["activation"]
+)
+ALL_MODELS = unique(
+    [DEFAULT_MODEL]
+    + [m for parameter in ABLATION_FIELDS for m in ablation_models(parameter)]
+    + DEPTH_MODELS
+    + PATCH_COUNT_MODELS
+    + ACTIVATION_MODELS
+)
+
+DEFAULT_FSET = feature_set_name(
+    config["features"]["default"]["stride"], config["features"]["default"]["pooling"]
+)
+STRIDE_FSETS = unique(
+    feature_set_name(entry["stride"], entry["pooling"])
+    for entry in config["features"]["strides"]
+)
+
+
+def metrics_path(features, classifier):
+    """Metrics file of one feature set and one classifier."""
+    return f"{RESULTS}/metrics/{features}/{classifier}.json"
+
+
+def metrics_paths(feature_sets, classifiers):
+    """Metrics files of every feature set with every classifier."""
+    return [metrics_path(f, c) for f in feature_sets for c in classifiers]
+
+
+CLASSIFICATION_FEATURES = [RAW_FEATURES, f"{DEFAULT_MODEL}/{DEFAULT_FSET}"]
+STRIDE_FEATURES = [f"{DEFAULT_MODEL}/{fset}" for fset in STRIDE_FSETS]
+DEPTH_FEATURES = [f"{model}/{DEFAULT_FSET}" for model in DEPTH_MODELS]
+PATCH_COUNT_FEATURES = [f"{model}/{DEFAULT_FSET}" for model in PATCH_COUNT_MODELS]
+ACTIVATION_FEATURES = [f"{model}/{DEFAULT_FSET}" for model in ACTIVATION_MODELS]
+
+TABLES = [
+    "gradient_check",
+    "training",
+    "classification",
+    "folds",
+    "stride",
+    "depth",
+    "patch_count",
+    "activation",
+    "speed",
+]
+FIGURES = [
+    "filters_default",
+    "training_curve",
+    "ablation_rho",
+    "ablation_lambda",
+    "ablation_beta",
+    "stride",
+    "depth_filters",
+    "patch_count",
+    "activation_convergence",
+    "speed",
+]
+
+
+def all_targets():
+    """Every collated table and figure, each model's filters and the provenance."""
+    return (
+        expand(f"{RESULTS}/tables/{{name}}.{{ext}}", name=TABLES, ext=["csv", "tex"])
+        + expand(
+            f"{RESULTS}/figures/{{name}}.{{ext}}", name=FIGURES, ext=["png", "pdf"]
+        )
+        + expand(f"{RESULTS}/filters/{{model}}.png", model=ALL_MODELS)
+        + [f"{RESULTS}/provenance.json"]
+    )
+
+
+def model_dirs(models):
+    """Directories of trained models."""
+    return [f"{RESULTS}/models/{m}" for m in models]
+
+
+def model_params(wildcards):
+    """Parameters of the model named by the wildcard, as a plain dict."""
+    point = parse_model_name(wildcards.model)
+    return {
+        "hidden_sizes": list(point.hidden_sizes),
+        "sparsity_target": point.sparsity_target,
+        "weight_decay": point.weight_decay,
+        "sparsity_weight": point.sparsity_weight,
+        "num_patches": point.num_patches,
+        "activation": point.activation,
+        "linear_decoder": point.linear_decoder,
+        "whiten": point.whiten,
+        "seed": point.seed,
+    }
+
+
+def feature_set_params(wildcards):
+    """Stride and pooling of the feature set named by the wildcard."""
+    stride, pooling = parse_feature_set_name(wildcards.fset)
+    return {"stride": stride, "pooling": pooling}
+
+
+def table_outputs(name):
+    """CSV (shown in Snakemake's report) and LaTeX files of one collated table."""
+    return {
+        "csv": report(
+            f"{RESULTS}/tables/{name}.csv",
+            caption=f"../report/table_{name}.rst",
+            category="Tables",
+        ),
+        "tex": f"{RESULTS}/tables/{name}.tex",
+    }
+
+
+def figure_outputs(name, category):
+    """PNG (shown in Snakemake's report) and PDF files of one collated figure."""
+    return {
+        "png": report(
+            f"{RESULTS}/figures/{name}.png",
+            caption=f"../report/figure_{name}.rst",
+            category=category,
+        ),
+        "pdf": f"{RESULTS}/figures/{name}.pdf",
+    }

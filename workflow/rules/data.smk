@@ -1,0 +1,16 @@
+rule prepare_data:
+    output:
+        directory(f"{RESULTS}/data/{{dataset}}"),
+    log:
+        "logs/prepare_data/{dataset}.log",
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=4000,
+    params:
+        kind=config["dataset"]["kind"],
+        source=config["dataset"]["source"],
+        url=config["dataset"]["url"],
+    script:
+        "../../scripts/prepare_data.py"
