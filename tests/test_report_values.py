@@ -1,0 +1,301 @@
+"""Tests of the report's macros and flags, collected from small synthetic results."""
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from aecore import collate
+from aecore.naming import ModelPoint, model_name
+from aecore.report import write_report_inputs
+from aecore.report.values import (
+    FLAG_NAMES,
+    MACRO_NAMES,
+    collect_values,
+    is_converged,
+    training_longtable,
+)
+
+REPORT_DIR = Path(__file__).resolve().parents[1] / "report"
+
+CONFIG = {
+    "dataset": {
+        "name": "stl10_small",
+        "kind": "stl10",
+        "patch_split": "auto",
+        "train_split": "train",
+        "test_split": "test",
+        "max_train": 200,
+        "max_test": None,
+    },
+    "seed": 0,
+    "patch_size": 8,
+    "default_model": {
+        "hidden_sizes": [75],
+        "sparsity_target": 0.01,
+        "weight_decay": 1e-4,
+        "sparsity_weight": 3,
+        "num_patches": 10000,
+        "activation": "sigmoid",
+        "linear_decoder": False,
+        "whiten": False,
+    },
+    "ablation": {
+        "sparsity_target": [0.01, 0.2],
+        "weight_decay": [1e-4],
+        "sparsity_weight": [3],
+    },
+    "classify": {"classifiers": ["logreg", "linsvm"], "primary": "logreg"},
+}
+
+
+def _name(**changes):
+    fields = dict(
+        hidden_sizes=(75,),
+        sparsity_target=0.01,
+        weight_decay=1e-4,
+        sparsity_weight=3,
+        num_patches=10000,
+        seed=0,
+    )
+    fields.update(changes)
+    return model_name(ModelPoint(**fields))
+
+
+def _summary(name, loss, stop_reason="converged"):
+    return {
+        "model": name,
+        "final_loss": loss,
+        "iterations": 400,
+        "evaluations": 420,
+        "seconds": 12.5,
+        "stop_reason": stop_reason,
+    }
+
+
+def _write_csv(results: Path, name: str, table: pd.DataFrame) -> None:
+    (results / "tables").mkdir(parents=True, exist_ok=True)
+    table.to_csv(results / "tables" / f"{name}.csv", index=False)
+
+
+@pytest.fixture
+def results(tmp_path):
+    """A results directory with provenance and a few collated tables."""
+    results = tmp_path / "results"
+    results.mkdir()
+    provenance = {
+        "dataset": {
+            "kind": "stl10",
+            "counts": {"train": 5000, "test": 8000, "unlabeled": 100000},
+            "checksum": {"algorithm": "sha256", "of": "arrays", "value": "ab12"},
+        },
+        "config": CONFIG,
+        "packages": {"numpy": "2.0.1", "cupy-cuda12x": None},
+        "git": {"commit": "0123abc", "dirty": True},
+        "date": "2026-01-02T03:04:05+00:00",
+        "machine": {"cpu": "Test CPU", "cores": 2, "memory_gib": 24.0},
+    }
+    (results / "provenance.json").write_text(json.dumps(provenance))
+    summaries = [
+        _summary(_name(), 0.51),
+        _summary(
+            _name(sparsity_target=0.2),
+            0.73,
+            "STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT",
+        ),
+    ]
+    _write_csv(results, "training", collate.training_table(summaries))
+    return results
+
+
+def test_every_macro_and_flag_in_sources_is_generated(tmp_path):
+    sources = "\n".join(p.read_text() for p in REPORT_DIR.rglob("*.tex"))
+    used_macros = set(re.findall(r"\\res([A-Z][A-Za-z]*)", sources))
+    used_flags = set(re.findall(r"\\ifres([A-Z][A-Za-z]*)", sources))
+    assert used_macros - set(MACRO_NAMES) == set()
+    assert used_flags - set(FLAG_NAMES) == set()
+    values = collect_values(tmp_path)
+    assert set(values.macros) == set(MACRO_NAMES)
+    assert set(values.flags) == set(FLAG_NAMES)
+
+
+def test_empty_results_turn_every_section_off(tmp_path):
+    values = collect_values(tmp_path)
+    assert not any(values.flags.values())
+    assert values.macros["DefaultIterations"] == "n/a"
+    assert values.macros["GradCheckThreshold"] == "$10^{-8}$"
+
+
+def test_default_model_values(results):
+    values = collect_values(results)
+    assert values.flags["HaveDefaultModel"]
+    assert values.flags["DefaultConverged"]
+    assert values.macros["DefaultRho"] == "0.01"
+    assert values.macros["DefaultLambda"] == "10^{-4}"
+    assert values.macros["DefaultLayers"] == "192--75--192"
+    assert values.macros["DefaultThetaSize"] == r"29\,067"
+    assert values.macros["DefaultFinalLoss"] == "0.5100"
+    assert values.macros["DefaultStopReason"] == "converged"
+
+
+def test_provenance_values_are_escaped(results):
+    values = collect_values(results)
+    assert values.macros["DatasetName"] == r"stl10\_small"
+    assert values.macros["TrainImages"] == "200"
+    assert values.macros["TestImages"] == r"8\,000"
+    assert values.macros["PatchSplit"] == "unlabelled"
+    assert values.macros["DatasetChecksum"] == "sha256 of the arrays: ab12"
+    assert "uncommitted" in values.macros["CommitDirty"]
+    assert values.macros["ClassifierList"] == "logistic regression and linear SVM"
+    assert values.flags["HavePackageVersions"]
+    assert "numpy & 2.0.1" in values.macros["PackageVersionRows"]
+    assert "cupy" not in values.macros["PackageVersionRows"]
+    assert values.flags["HaveConfig"]
+    assert "default_model:" in values.files["config.txt"]
+
+
+def test_non_converged_run_is_counted_and_shaded(results):
+    values = collect_values(results)
+    assert not values.flags["AllConverged"]
+    assert values.macros["NonConvergedCount"] == "1"
+    assert values.macros["ModelCount"] == "2"
+    table = values.files["training_table.tex"]
+    shaded = [line for line in table.splitlines() if line.startswith(r"\rowcolor")]
+    assert len(shaded) == 1
+    assert "rho0.2" in shaded[0]
+    assert r"\textbf{not converged:}" in shaded[0]
+
+
+def test_ablation_losses_name_each_value(results):
+    values = collect_values(results)
+    assert values.macros["AblationRhoValues"] == "0.01, 0.2"
+    assert values.macros["AblationRhoLosses"] == "0.5100 at $0.01$; 0.7300 at $0.2$"
+    # The panel flag follows the figure file, which this run lacks.
+    assert not values.flags["HaveAblationRho"]
+
+
+@pytest.mark.parametrize(
+    ("reason", "expected"),
+    [
+        ("converged", True),
+        ("CONVERGENCE: REL_REDUCTION_OF_F_<=_FACTR*EPSMCH", True),
+        ("iteration limit", False),
+        ("STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT", False),
+        ("ABNORMAL_TERMINATION_IN_LNSRCH", False),
+        ("line-search failure", False),
+    ],
+)
+def test_is_converged(reason, expected):
+    assert is_converged(reason) is expected
+
+
+def test_training_longtable_escapes_special_characters():
+    table = pd.DataFrame(
+        [
+            {
+                "model": "h75_s0",
+                "final_loss": 1.0,
+                "iterations": 3,
+                "evaluations": 4,
+                "seconds": 0.5,
+                "stop_reason": "ABNORMAL & 50% #1",
+            }
+        ]
+    )
+    text = training_longtable(table)
+    assert r"h75\_\allowbreak{}s0" in text
+    assert r"ABNORMAL \& 50\% \#1" in text
+
+
+def test_classification_best_cells(tmp_path):
+    table = pd.DataFrame(
+        {
+            "features": ["raw pixels", "autoencoder 75 (sigmoid), stride 4, concat"],
+            "n_features": [27648, 39675],
+            "logreg": [0.31, 0.48],
+            "linsvm": [0.33, 0.45],
+        }
+    )
+    _write_csv(tmp_path, "classification", table)
+    values = collect_values(tmp_path)
+    assert values.flags["HaveClassification"]
+    assert values.macros["BestRawAccuracy"] == r"33.0\%"
+    assert values.macros["BestRawClassifier"] == "linear SVM"
+    assert values.macros["BestAeAccuracy"] == r"48.0\%"
+    assert values.macros["BestAeClassifier"] == "logistic regression"
+
+
+def test_empty_folds_table_turns_folds_off(tmp_path):
+    _write_csv(tmp_path, "folds", collate.folds_table(pd.DataFrame({"x": [1]})))
+    values = collect_values(tmp_path)
+    assert not values.flags["HaveFolds"]
+    assert values.macros["BestFoldsMean"] == "n/a"
+
+
+def test_folds_best_mean(tmp_path):
+    table = pd.DataFrame(
+        {
+            "features": ["raw pixels", "autoencoder"],
+            "classifier": ["logreg", "logreg"],
+            "folds": [10, 10],
+            "mean": [0.3, 0.45],
+            "std": [0.01, 0.012],
+        }
+    )
+    _write_csv(tmp_path, "folds", table)
+    values = collect_values(tmp_path)
+    assert values.flags["HaveFolds"]
+    assert values.macros["BestFoldsMean"] == r"45.0\%"
+    assert values.macros["BestFoldsStd"] == r"1.2\%"
+
+
+def _speed(rows):
+    frames = [pd.DataFrame(rows)]
+    return collate.speed_table(frames)
+
+
+def test_cpu_only_speed_has_no_gpu(tmp_path):
+    rows = {
+        "device": ["cpu", "cpu"],
+        "backend": ["numpy", "numpy"],
+        "dtype": ["float64", "float64"],
+        "n": [1000, 10000],
+        "loss_grad_seconds": [0.01, 0.1],
+        "matmul_seconds": [0.008, 0.08],
+    }
+    _write_csv(tmp_path, "speed", _speed(rows))
+    values = collect_values(tmp_path)
+    assert values.flags["HaveSpeed"]
+    assert not values.flags["HaveGpu"]
+    assert values.macros["SpeedMaxN"] == r"10\,000"
+    assert values.macros["SpeedCpuRatio"] == "1.25"
+    assert values.macros["GpuSpeedup"] == "n/a"
+
+
+def test_gpu_speed_gives_speedup(tmp_path):
+    rows = {
+        "device": ["cpu", "NVIDIA H200"],
+        "backend": ["numpy", "cupy"],
+        "dtype": ["float64", "float64"],
+        "n": [10000, 10000],
+        "loss_grad_seconds": [0.1, 0.004],
+        "matmul_seconds": [0.08, 0.003],
+    }
+    _write_csv(tmp_path, "speed", _speed(rows))
+    values = collect_values(tmp_path)
+    assert values.flags["HaveGpu"]
+    assert values.macros["GpuName"] == "NVIDIA H200"
+    assert values.macros["GpuSpeedup"] == r"25.0$\times$"
+
+
+def test_write_report_inputs_writes_macros_file(results, tmp_path):
+    out = tmp_path / "out"
+    written = write_report_inputs(results, out)
+    assert written[0] == out / "macros.tex"
+    text = (out / "macros.tex").read_text()
+    assert r"\newcommand{\resDatasetName}{stl10\_small}" in text
+    assert r"\newif\ifresHaveGpu\resHaveGpufalse" in text
+    assert (out / "training_table.tex").exists()
+    assert (out / "config.txt").exists()
