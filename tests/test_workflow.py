@@ -1,0 +1,237 @@
+"""Checks of the Snakemake workflow: config validation, the DAG, lint and format.
+
+Dry runs execute in a temporary working directory, so they neither read nor write
+the checkout's results/.
+"""
+
+import re
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from aecore.naming import ModelPoint, model_name
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEFILE = ROOT / "workflow" / "Snakefile"
+PRESETS = ["config.yaml", "cifar10.yaml", "quick.yaml"]
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("snakemake", path=str(Path(sys.executable).parent)) is None
+    and shutil.which("snakemake") is None,
+    reason="snakemake is not installed (pip install .[workflow])",
+)
+
+
+def snakemake(*args, cwd):
+    """Run snakemake; its messages go to stdout or stderr, so both are merged."""
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=300,
+    )
+
+
+def load_preset(name):
+    return yaml.safe_load((ROOT / "config" / name).read_text())
+
+
+def dry_run(config, tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return snakemake(
+        "--dry-run", "--quiet", "rules", "--configfile", path, cwd=tmp_path
+    )
+
+
+def job_counts(output):
+    """Parse the job-stats table of a dry run into {rule: count}."""
+    counts = Counter()
+    for line in output.splitlines():
+        match = re.fullmatch(r"([a-z_]+)\s+([0-9]+)", line.strip())
+        if match and match[1] != "total":
+            counts[match[1]] = int(match[2])
+    return counts
+
+
+def expected_models(config):
+    """Distinct models of a config, computed independently of common.smk."""
+    default = config["default_model"]
+    base = {
+        "hidden_sizes": tuple(default["hidden_sizes"]),
+        "sparsity_target": default["sparsity_target"],
+        "weight_decay": default["weight_decay"],
+        "sparsity_weight": default["sparsity_weight"],
+        "num_patches": default["num_patches"],
+        "activation": default.get("activation", "sigmoid"),
+        "linear_decoder": default.get("linear_decoder", False),
+        "whiten": default.get("whiten", False),
+        "seed": config.get("seed", 0),
+    }
+    points = [ModelPoint(**base)]
+    for field, values in config["ablation"].items():
+        points += [ModelPoint(**{**base, field: value}) for value in values]
+    points += [
+        ModelPoint(**{**base, "hidden_sizes": tuple(h)}) for h in config["depth"]
+    ]
+    points += [ModelPoint(**{**base, "num_patches": n}) for n in config["patch_count"]]
+    points += [ModelPoint(**{**base, "activation": a}) for a in config["activation"]]
+    return {model_name(point) for point in points}
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_preset_dry_run(preset, tmp_path):
+    config = load_preset(preset)
+    result = dry_run(config, tmp_path)
+    assert result.returncode == 0, result.stdout
+    counts = job_counts(result.stdout)
+    assert counts["train_model"] == len(expected_models(config))
+    assert counts["prepare_data"] == 1
+    assert counts["all"] == 1
+
+
+def test_dry_run_lists_same_jobs(tmp_path):
+    config = load_preset("config.yaml")
+    first = dry_run(config, tmp_path)
+    second = dry_run(config, tmp_path)
+    assert first.returncode == 0, first.stdout
+    assert job_counts(first.stdout) == job_counts(second.stdout)
+
+
+def test_equal_numbers_give_one_job(tmp_path):
+    config = load_preset("quick.yaml")
+    config["ablation"] = {
+        "sparsity_target": [0.01, 1.0e-2],
+        "weight_decay": [1.0e-4, 0.0001, 1.0e-04],
+        "sparsity_weight": [3, 3.0],
+    }
+    config["default_model"]["weight_decay"] = 0.0001
+    config["depth"] = [[75]]
+    config["patch_count"] = [config["default_model"]["num_patches"]]
+    config["activation"] = ["sigmoid"]
+    result = dry_run(config, tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert job_counts(result.stdout)["train_model"] == 1
+
+
+def test_model_job_uses_canonical_name(tmp_path):
+    config = load_preset("quick.yaml")
+    config["default_model"]["weight_decay"] = 1.0e-4
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = snakemake("--dry-run", "--configfile", path, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert "_lam0.0001_" in result.stdout
+    assert "_lam1e-04_" not in result.stdout
+
+
+def _set(config, keys, value):
+    target = config
+    for key in keys[:-1]:
+        target = target[key]
+    target[keys[-1]] = value
+
+
+@pytest.mark.parametrize(
+    ("keys", "value", "message"),
+    [
+        (["bogus_key"], 1, r"'bogus_key' was unexpected"),
+        (["dataset", "bogus_key"], 1, r"'bogus_key' was unexpected"),
+        (
+            ["default_model", "sparsity_target"],
+            2,
+            r"On instance\['default_model'\]\['sparsity_target'\]",
+        ),
+        (
+            ["ablation", "sparsity_target"],
+            [0.01, 2],
+            r"On instance\['ablation'\]\['sparsity_target'\]\[1\]",
+        ),
+        (
+            ["features", "strides"],
+            [{"stride": 0, "pooling": "concat"}],
+            r"On instance\['features'\]\['strides'\]\[0\]\['stride'\]",
+        ),
+        (["patch_count"], [], r"On instance\['patch_count'\]"),
+        (
+            ["ablation", "weight_decay"],
+            [],
+            r"On instance\['ablation'\]\['weight_decay'\]",
+        ),
+        (["depth"], [], r"On instance\['depth'\]"),
+        (["classify", "classifiers"], ["knn"], r"'knn' is not one of"),
+        (["memory_budget_mb"], 0, r"On instance\['memory_budget_mb'\]"),
+        (["default_model", "weight_decay"], "1e-4", r"'1e-4' is not of type 'number'"),
+    ],
+)
+def test_invalid_config_stops_dry_run(keys, value, message, tmp_path):
+    config = load_preset("quick.yaml")
+    _set(config, keys, value)
+    result = dry_run(config, tmp_path)
+    assert result.returncode != 0
+    assert "Error validating config file" in result.stdout
+    assert re.search(message, result.stdout), result.stdout
+    assert not (tmp_path / "results").exists()
+
+
+def test_asymmetric_hidden_sizes_rejected(tmp_path):
+    config = load_preset("quick.yaml")
+    config["depth"] = [[75], [200, 75]]
+    result = dry_run(config, tmp_path)
+    assert result.returncode != 0
+    assert "hidden layer sizes must be symmetric" in result.stdout
+    assert "[200, 75]" in result.stdout
+
+
+def test_primary_classifier_must_be_listed(tmp_path):
+    config = load_preset("quick.yaml")
+    config["classify"]["classifiers"] = ["linsvm"]
+    config["classify"]["primary"] = "logreg"
+    result = dry_run(config, tmp_path)
+    assert result.returncode != 0
+    assert "'classify.primary' must be one of" in result.stdout
+
+
+def test_single_target_builds_only_its_inputs(tmp_path):
+    config = load_preset("quick.yaml")
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = snakemake(
+        "results/figures/training_curve.png",
+        "--dry-run",
+        "--quiet",
+        "rules",
+        "--configfile",
+        path,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout
+    counts = job_counts(result.stdout)
+    assert counts == {"prepare_data": 1, "train_model": 1, "figure_training_curve": 1}
+
+
+def test_snakemake_lint(tmp_path):
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    result = snakemake("--lint", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert "Lints for" not in result.stdout
+
+
+def test_snakefmt_check():
+    snakefmt = Path(sys.executable).parent / "snakefmt"
+    if not snakefmt.exists():
+        pytest.skip("snakefmt is not installed (pip install .[workflow])")
+    result = subprocess.run(
+        [str(snakefmt), "--check", str(ROOT / "workflow")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout
