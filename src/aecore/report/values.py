@@ -32,7 +32,15 @@ from aecore.report.latex import (
     latex_escape,
 )
 
-__all__ = ["TABLE_NAMES", "FIGURE_NAMES", "ReportValues", "collect_values"]
+__all__ = [
+    "TABLE_NAMES",
+    "FIGURE_NAMES",
+    "ReportValues",
+    "collect_values",
+    "default_model_point",
+    "is_converged",
+    "training_longtable",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -306,7 +314,11 @@ def _add_provenance(values: ReportValues, provenance: Mapping) -> None:
     if isinstance(checksum, Mapping) and checksum.get("value"):
         algorithm = checksum.get("algorithm", "checksum")
         scope = f" of the {checksum['of']}" if checksum.get("of") else ""
-        macros["DatasetChecksum"] = _text(f"{algorithm}{scope}: {checksum['value']}")
+        digest = str(checksum["value"])
+        # Let a long hexadecimal digest break across lines every 16 characters.
+        chunks = [digest[i : i + 16] for i in range(0, len(digest), 16)]
+        breakable = r"\allowbreak{}".join(map(_text, chunks))
+        macros["DatasetChecksum"] = _text(f"{algorithm}{scope}: ") + breakable
     elif isinstance(checksum, str):
         macros["DatasetChecksum"] = _text(checksum)
 
@@ -395,8 +407,22 @@ def _config_text(config: Mapping, width: int = 90) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _model_point(config: Mapping, **changes: object) -> ModelPoint | None:
-    """The default model's parameters from the config, with some of them changed."""
+def default_model_point(config: Mapping, **changes: object) -> ModelPoint | None:
+    """Return the default model's parameters from a run's config, some changed.
+
+    Parameters
+    ----------
+    config : mapping
+        The workflow config, as stored in the provenance record.
+    **changes
+        :class:`~aecore.naming.ModelPoint` fields to override, for example
+        ``sparsity_target=0.1`` for a point of the ablation over rho.
+
+    Returns
+    -------
+    ModelPoint or None
+        None when the config has no ``default_model`` section.
+    """
     default = config.get("default_model")
     if not default:
         return None
@@ -430,7 +456,7 @@ def _add_default_model(
     values: ReportValues, config: Mapping, training: pd.DataFrame | None
 ) -> None:
     macros = values.macros
-    point = _model_point(config)
+    point = default_model_point(config)
     if point is None:
         return
     visible = 3 * int(config.get("patch_size", 8)) ** 2
@@ -562,7 +588,7 @@ def _add_ablations(
             continue
         losses = []
         for value in parameter_values:
-            point = _model_point(config, **{field_name: value})
+            point = default_model_point(config, **{field_name: value})
             rows = training[training["model"] == model_name(point)]
             loss = rows["final_loss"].iloc[0] if len(rows) else None
             losses.append(f"{format_float(loss, 4)} at {_number_text(value)}")
