@@ -1,10 +1,9 @@
 """LaTeX text, macro files, and the PDF build with latexmk.
 
 The report's prose quotes numbers only through macros that :func:`render_macros`
-writes, and the build runs ``latexmk`` with ``TEXINPUTS`` pointing at the report
-sources, the generated files and the collated results, so the LaTeX sources name
-results by their place under ``results/`` (``tables/training.tex``) and never by an
-absolute path.
+writes. The build runs ``latexmk`` with ``TEXINPUTS`` pointing at the report sources,
+the generated files and the collated results. The LaTeX sources therefore name results
+by their place under ``results/`` (``tables/training.tex``), not by an absolute path.
 """
 
 from __future__ import annotations
@@ -41,7 +40,6 @@ DEBIAN_PACKAGES = (
     "latexmk",
     "texlive-latex-base",
     "texlive-latex-recommended",
-    "texlive-fonts-recommended",
     "lmodern",
     "poppler-utils",
 )
@@ -59,6 +57,7 @@ REQUIRED_STYLES = {
     "hyperref.sty": "texlive-latex-base",
     "longtable.sty": "texlive-latex-base",
     "array.sty": "texlive-latex-base",
+    "colortbl.sty": "texlive-latex-base",
     "booktabs.sty": "texlive-latex-recommended",
     "caption.sty": "texlive-latex-recommended",
     "etoolbox.sty": "texlive-latex-recommended",

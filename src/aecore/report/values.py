@@ -3,7 +3,7 @@
 :func:`collect_values` reads the collated tables (``results/tables/<name>.csv``) and
 the provenance record (``results/provenance.json``) and returns every macro and flag
 the LaTeX sources use. A macro whose source is absent is ``n/a``, and a section whose
-results are absent has its flag off, so a partial run still builds a PDF that says
+results are absent has its flag off, so a partial run still builds a PDF that states
 plainly what is missing.
 """
 
@@ -183,7 +183,7 @@ FLAG_NAMES = (
     "HaveConfig",
 )
 
-#: Prefix of every generated macro and flag, so they never clash with LaTeX's own.
+#: Prefix of every generated macro and flag, which keeps them apart from LaTeX's own.
 PREFIX = "res"
 
 
@@ -596,7 +596,7 @@ def _add_ablations(
 
 
 def _number_text(value: object) -> str:
-    """A parameter value for running text: math-mode numbers wrapped in $...$."""
+    """Format a parameter value for running text, as inline math ``$...$``."""
     return f"${_number(value)}$"
 
 
@@ -605,7 +605,7 @@ def _classifier_columns(table: pd.DataFrame) -> list[str]:
 
 
 def _classifier_label(name: object) -> str:
-    """Display name of a classifier for running text ("logistic regression")."""
+    """Return a classifier's display name for running text ("linear SVM")."""
     label = str(CLASSIFIERS.get(str(name), name))
     return _text(label[:1].lower() + label[1:])
 
