@@ -4,9 +4,13 @@ from _common import atomic_path, start
 
 logger = start(snakemake)  # noqa: F821 (defined by Snakemake)
 
+from aecore.model import unpack  # noqa: E402
 from aecore.persist import load_model  # noqa: E402
-from aecore.viz import save_filter_grid  # noqa: E402
+from aecore.viz import display_layer  # noqa: E402
 
-model = load_model(snakemake.input[0])  # noqa: F821
-with atomic_path(snakemake.output[0]) as temporary:  # noqa: F821
-    save_filter_grid(model, temporary)
+smk = snakemake  # noqa: F821
+model = load_model(smk.input[0])
+weights, _ = unpack(model.theta, model.spec)
+with atomic_path(smk.output[0]) as temporary:
+    display_layer(weights[0], temporary)
+logger.info("Drew %d filters into %s", weights[0].shape[0], smk.output[0])

@@ -23,13 +23,27 @@ model = load_model(smk.input.model)
 subsets = labelled_subsets(dataset, params.dataset, params.seed)
 image_shape = dataset.images(subsets["train"][0]).shape[1:]
 n_images = sum(rows.size for _, rows in subsets.values())
+hidden = model.spec.hidden_sizes
+n_bytes = estimate_feature_bytes(
+    n_images, image_shape, model.patch_size, stride, hidden[len(hidden) // 2], pooling
+)
 check_memory_budget(
-    estimate_feature_bytes(
-        n_images, image_shape, model, stride=stride, pooling=pooling
-    ),
+    n_bytes,
     params.memory_budget_mb,
     f"feature set {smk.wildcards.model}/{smk.wildcards.fset} ({n_images} images)",
 )
+
+
+reported_tenths = {}
+
+
+def log_progress(done, total):
+    """Log one line each time another tenth of the images is encoded."""
+    tenth = done * 10 // total
+    if reported_tenths.get(total, -1) < tenth:
+        reported_tenths[total] = tenth
+        logger.info("Encoded %d of %d images", done, total)
+
 
 features = {}
 for role, (split, rows) in subsets.items():
@@ -41,6 +55,7 @@ for role, (split, rows) in subsets.items():
         pooling=pooling,
         layer=None,
         batch_size=params.batch_size,
+        progress=log_progress,
     )
 write_feature_set(smk.output, features["train"], features["test"], dataset, subsets)
 logger.info(

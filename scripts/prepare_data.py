@@ -6,8 +6,14 @@ logger = start(snakemake)  # noqa: F821 (defined by Snakemake)
 
 from aecore.datasets import prepare_dataset  # noqa: E402
 
-params = snakemake.params  # noqa: F821
-logger.info("Preparing %s dataset from %s", params.kind, params.source)
-options = {"url": params.url} if params.kind == "stl10" and params.url else {}
-prepare_dataset(params.kind, params.source, snakemake.output[0], **options)  # noqa: F821
-logger.info("Dataset written to %s", snakemake.output[0])  # noqa: F821
+smk = snakemake  # noqa: F821
+kind = smk.params.kind
+options = {}
+if kind == "stl10" and smk.params.url:
+    options["url"] = smk.params.url
+if kind == "folder":
+    options["workers"] = smk.threads
+
+logger.info("Preparing the %s dataset from %s", kind, smk.params.source)
+dataset = prepare_dataset(kind, smk.params.source, smk.output[0], **options)
+logger.info("Dataset %s has splits %s", smk.output[0], dataset.splits)

@@ -5,7 +5,7 @@ rule prepare_data:
         "logs/prepare_data/{dataset}.log",
     conda:
         CONDA_ENV
-    threads: 1
+    threads: config["max_threads"]  # image decoding processes (folder datasets)
     resources:
         mem_mb=4000,
     params:

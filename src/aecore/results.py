@@ -1,0 +1,86 @@
+"""Read trained-model directories into what the collated tables and figures show."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from aecore.model import unpack
+from aecore.persist import load_model
+from aecore.viz import tile_grid
+
+__all__ = ["filter_grid", "model_history", "model_summary"]
+
+
+def model_summary(model_dir: str | os.PathLike) -> dict:
+    """Summarise the training outcome of one saved model.
+
+    Parameters
+    ----------
+    model_dir : path-like
+        Directory written by :func:`aecore.persist.save_model`, named by
+        :func:`aecore.naming.model_name`.
+
+    Returns
+    -------
+    dict
+        ``model`` (the directory name), ``final_loss``, ``iterations``,
+        ``evaluations``, ``seconds`` and ``stop_reason``.
+
+    Raises
+    ------
+    ValueError
+        If the model was saved without its training result.
+    """
+    path = Path(model_dir)
+    result = load_model(path).result
+    if result is None:
+        raise ValueError(
+            f"Model {path} has no training result; retrain it with the workflow."
+        )
+    return {
+        "model": path.name,
+        "final_loss": float(result.final_loss),
+        "iterations": int(result.nit),
+        "evaluations": int(result.nfev),
+        "seconds": float(result.seconds),
+        "stop_reason": str(result.stop_reason),
+    }
+
+
+def model_history(model_dir: str | os.PathLike) -> pd.DataFrame:
+    """Return the loss history of one saved model.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``iteration``, ``loss``, ``grad_norm`` and ``seconds``, one row per
+        L-BFGS-B iteration from iteration 0 at the initial parameters.
+
+    Raises
+    ------
+    ValueError
+        If the model was saved without its training result.
+    """
+    result = load_model(model_dir).result
+    if result is None:
+        raise ValueError(
+            f"Model {model_dir} has no training result; retrain it with the workflow."
+        )
+    return pd.DataFrame(result.history)
+
+
+def filter_grid(model_dir: str | os.PathLike) -> np.ndarray:
+    """Return the first-layer filters of one saved model as an RGB tile grid.
+
+    Returns
+    -------
+    ndarray of shape (height, width, 3), values in [0, 1]
+        One contrast-normalised tile per hidden unit of the first layer.
+    """
+    model = load_model(model_dir)
+    weights, _ = unpack(model.theta, model.spec)
+    return tile_grid(weights[0])
