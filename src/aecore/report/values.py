@@ -21,6 +21,7 @@ import pandas as pd
 import yaml
 
 from aecore.classify import CLASSIFIERS
+from aecore.gradient import CHECK_EPSILON
 from aecore.model import RHO_HAT_EPS
 from aecore.naming import ModelPoint, model_name
 from aecore.report.latex import (
@@ -114,6 +115,7 @@ MACRO_NAMES = (
     "GradCheckCount",
     "GradCheckMaxError",
     "GradCheckThreshold",
+    "GradCheckEpsilon",
     # Ablations.
     "AblationRhoValues",
     "AblationRhoLosses",
@@ -548,6 +550,7 @@ def training_longtable(training: pd.DataFrame) -> str:
 
 def _add_gradient_check(values: ReportValues, table: pd.DataFrame | None) -> None:
     values.macros["GradCheckThreshold"] = format_scientific(GRADIENT_TOLERANCE, 0)
+    values.macros["GradCheckEpsilon"] = format_scientific(CHECK_EPSILON, 0).strip("$")
     if table is None:
         return
     error_column = _column(table, "relative_error", "rel_error", "error")
