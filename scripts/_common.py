@@ -34,7 +34,7 @@ def start(snakemake):
     for name in THREAD_VARIABLES:
         os.environ[name] = str(threads)
 
-    log_file = open(snakemake.log[0], "a", buffering=1)  # noqa: SIM115 (whole job)
+    log_file = open(snakemake.log[0], "w", buffering=1)  # noqa: SIM115 (whole job)
     sys.stderr = log_file
     logging.basicConfig(
         stream=log_file,

@@ -20,6 +20,7 @@ from aecore.naming import parse_feature_set_name, parse_model_name
 __all__ = [
     "RAW_FEATURES",
     "load_metrics",
+    "gradient_table",
     "training_table",
     "classification_table",
     "folds_table",
@@ -83,6 +84,37 @@ def load_metrics(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
     if not records:
         raise ValueError("paths must name at least one metrics file, got none.")
     return pd.DataFrame.from_records(records)
+
+
+def gradient_table(rows: Sequence[Mapping], tolerance: float = 1e-8) -> pd.DataFrame:
+    """Tabulate gradient-check results, one row per configuration.
+
+    Parameters
+    ----------
+    rows : sequence of mapping
+        As returned by :func:`aecore.gradient.gradient_check_table`: keys
+        ``activation``, ``hidden_sizes``, ``sparsity``, ``decay`` and
+        ``relative_error``.
+    tolerance : float, default 1e-8
+        Largest relative error that counts as a pass.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``activation, hidden_sizes, sparsity, decay, relative_error,
+        passed``; booleans are written ``on``/``off`` and ``yes``/``no``.
+    """
+    table = pd.DataFrame.from_records(list(rows))
+    table["hidden_sizes"] = table["hidden_sizes"].map(
+        lambda sizes: "-".join(str(h) for h in sizes)
+    )
+    for column in ("sparsity", "decay"):
+        table[column] = table[column].map({True: "on", False: "off"})
+    table["passed"] = (table["relative_error"] < tolerance).map(
+        {True: "yes", False: "no"}
+    )
+    columns = ["activation", "hidden_sizes", "sparsity", "decay", "relative_error"]
+    return table[[*columns, "passed"]]
 
 
 def training_table(summaries: Sequence[Mapping]) -> pd.DataFrame:
