@@ -8,6 +8,8 @@ import pytest
 
 from aecore.report.latex import (
     LatexMissingError,
+    ReportBuildError,
+    build_pdf,
     check_latex,
     find_missing_latex,
     format_float,
@@ -116,3 +118,42 @@ def test_report_script_prints_message_without_traceback(tmp_path, monkeypatch):
     assert result.returncode == 1
     assert "apt-get install" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_build_pdf_rejects_unknown_engine(tmp_path):
+    with pytest.raises(ValueError, match="engine must be 'pdflatex' or 'lualatex'"):
+        build_pdf(tmp_path / "main.tex", tmp_path, [], engine="xelatex")
+
+
+def test_build_pdf_missing_main_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="main LaTeX file not found"):
+        build_pdf(tmp_path / "absent.tex", tmp_path, [])
+
+
+def test_build_pdf_quotes_latex_error(tmp_path):
+    if find_missing_latex():
+        pytest.skip("LaTeX is not installed")
+    main = tmp_path / "main.tex"
+    main.write_text(
+        "\\documentclass{article}\n\\begin{document}\n\\noSuchMacro\n\\end{document}\n"
+    )
+    with pytest.raises(ReportBuildError, match="Undefined control sequence"):
+        build_pdf(main, tmp_path / "out", [])
+
+
+def test_build_pdf_finds_inputs_on_search_path(tmp_path):
+    if find_missing_latex():
+        pytest.skip("LaTeX is not installed")
+    generated = tmp_path / "generated"
+    generated.mkdir()
+    (generated / "macros.tex").write_text("\\newcommand{\\resWord}{found}\n")
+    main = tmp_path / "main.tex"
+    main.write_text(
+        "\\documentclass{article}\n\\input{macros.tex}\n"
+        "\\begin{document}\n\\resWord\n\\end{document}\n"
+    )
+    pdf = build_pdf(main, tmp_path / "out", [generated])
+    text = subprocess.run(
+        ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "found" in text

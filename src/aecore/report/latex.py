@@ -276,7 +276,7 @@ def check_latex(engine: str = "pdflatex") -> None:
         )
 
 
-def _latex_error_excerpt(log_path: Path, lines: int = 25) -> str:
+def _latex_error_excerpt(log_path: Path, lines: int = 6) -> str:
     """Return the first LaTeX error of a log and the lines after it."""
     if not log_path.exists():
         return f"(no LaTeX log at {log_path})"
@@ -342,6 +342,8 @@ def build_pdf(
     env = dict(os.environ)
     # The trailing separator keeps the installation's default search path.
     env["TEXINPUTS"] = os.pathsep.join(dirs) + os.pathsep
+    # Long log lines unwrapped, so that error messages can be quoted whole.
+    env["max_print_line"] = "10000"
     command = [
         "latexmk",
         flags[engine],
