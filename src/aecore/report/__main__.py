@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--engine", choices=("pdflatex", "lualatex"), default="pdflatex"
     )
+
     action = parser.add_mutually_exclusive_group()
     action.add_argument(
         "--check", action="store_true", help="only check that LaTeX is installed"
@@ -35,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         help="only write macros.tex and the other generated inputs",
     )
     args = parser.parse_args(argv)
+
     try:
         if args.check:
             check_latex(args.engine)
