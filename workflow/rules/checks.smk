@@ -15,6 +15,8 @@ rule gradient_check:
 
 
 rule speed_cpu:
+    input:
+        benchmark="benchmarks/loss_speed.py",
     output:
         f"{RESULTS}/speed/cpu.csv",
     log:
