@@ -33,9 +33,12 @@ rule speed_cpu:
         "../../scripts/speed_cpu.py"
 
 
+# Provenance depends on every collated table, so it is rewritten whenever a result
+# changes and records the code and packages of the latest run.
 rule provenance:
     input:
         data=DATA_DIR,
+        tables=expand(f"{RESULTS}/tables/{{name}}.csv", name=TABLES),
     output:
         report(
             f"{RESULTS}/provenance.json",
