@@ -188,8 +188,8 @@ def patch_count_figure(table: pd.DataFrame) -> Figure:
 def speed_figure(table: pd.DataFrame) -> Figure:
     """Plot loss+gradient time versus N for each device, backend and dtype.
 
-    When no row has a GPU backend (``cupy``), the figure says that no GPU timing was
-    measured.
+    When no row has a GPU backend (``cupy``), the figure title states that no GPU
+    timing was measured.
 
     Parameters
     ----------
