@@ -1,0 +1,281 @@
+"""Training with L-BFGS-B: loss history, wall-clock times and the stop reason."""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.optimize
+
+from . import _objective
+from ._validation import as_float_matrix, check_float_dtype, check_int
+from .backend import Backend, get_backend, single_threaded_blas
+from .model import AutoencoderSpec, check_theta, init_theta
+
+logger = logging.getLogger(__name__)
+
+HISTORY_COLUMNS = ("iteration", "loss", "grad_norm", "seconds")
+
+
+@dataclass
+class TrainResult:
+    """Outcome of :func:`train_autoencoder`.
+
+    Attributes
+    ----------
+    theta : ndarray of shape (n_params,)
+        Final parameters, float64.
+    history : dict of str to ndarray
+        One entry per iteration, starting with iteration 0 at the initial point:
+        ``iteration``, ``loss``, ``grad_norm`` (Euclidean norm of the gradient) and
+        ``seconds`` (wall-clock time since the start of training).
+        ``pandas.DataFrame(history)`` gives a table.
+    nit, nfev : int
+        Iterations and loss evaluations reported by SciPy.
+    success : bool
+        SciPy's flag; False for an iteration limit as well as for a failure.
+    status : int
+        SciPy's L-BFGS-B status: 0 converged, 1 iteration or evaluation limit,
+        2 anything else.
+    message : str
+        SciPy's message, e.g. ``"STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT"``.
+    stop_reason : str
+        Short form of the message: ``"converged"``, ``"iteration limit"``,
+        ``"evaluation limit"``, ``"line search failed"``, ``"rounding errors"``,
+        ``"stopped by callback"`` or ``"error"``.
+    final_loss : float
+        Loss at ``theta``.
+    seconds : float
+        Wall-clock time of the whole optimisation.
+    dtype, backend : str
+        Working precision and array backend used for the loss.
+    """
+
+    theta: np.ndarray
+    history: dict[str, np.ndarray]
+    nit: int
+    nfev: int
+    success: bool
+    status: int
+    message: str
+    stop_reason: str
+    final_loss: float
+    seconds: float
+    dtype: str = "float64"
+    backend: str = "numpy"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def info(self) -> dict[str, Any]:
+        """Return the scalar fields as JSON-friendly values (no theta, no history)."""
+        return {
+            "nit": int(self.nit),
+            "nfev": int(self.nfev),
+            "success": bool(self.success),
+            "status": int(self.status),
+            "message": str(self.message),
+            "stop_reason": str(self.stop_reason),
+            "final_loss": float(self.final_loss),
+            "seconds": float(self.seconds),
+            "dtype": str(self.dtype),
+            "backend": str(self.backend),
+            **self.extra,
+        }
+
+
+def stop_reason(status: int, message: str) -> str:
+    """Map SciPy's L-BFGS-B status and message to a short stop reason."""
+    text = str(message).upper()
+    if status == 0:
+        return "converged"
+    if "ITERATIONS REACHED LIMIT" in text:
+        return "iteration limit"
+    if "EVALUATIONS EXCEEDS LIMIT" in text:
+        return "evaluation limit"
+    if "CALLBACK" in text:
+        return "stopped by callback"
+    if text.startswith("ABNORMAL"):
+        return "line search failed"
+    if "ROUNDING ERRORS" in text:
+        return "rounding errors"
+    if status == 1:
+        return "iteration limit"
+    return "error"
+
+
+def train_autoencoder(
+    X,
+    spec: AutoencoderSpec,
+    maxiter: int = 400,
+    seed: int | np.random.Generator | None = 0,
+    dtype="float64",
+    backend: str | Backend = "numpy",
+    log_every: int = 10,
+    *,
+    theta0=None,
+    options: dict[str, Any] | None = None,
+) -> TrainResult:
+    """Minimise the sparse-autoencoder loss with ``scipy.optimize.minimize``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, spec.visible_size)
+        Normalised training rows.
+    spec : AutoencoderSpec
+        Architecture and loss hyperparameters.
+    maxiter : int, default 400
+        Maximum number of L-BFGS-B iterations.
+    seed : int, Generator or None, default 0
+        Seed of the initial parameters (ignored when ``theta0`` is given).
+    dtype : {"float64", "float32"}, default "float64"
+        Working precision of the loss. L-BFGS-B itself always works in float64.
+    backend : str or Backend, default "numpy"
+        Array backend of the loss; with ``"cupy"`` the data moves to the GPU once,
+        and only ``theta`` and the gradient cross per evaluation.
+    log_every : int, default 10
+        Log iteration, loss, gradient norm and seconds every ``log_every``
+        iterations (logger ``aecore.training``, level INFO).
+    theta0 : ndarray, optional
+        Starting parameters instead of :func:`aecore.model.init_theta`.
+    options : dict, optional
+        Further L-BFGS-B options (``maxfun``, ``ftol``, ``gtol``, ``maxcor``...).
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    ValueError
+        For invalid arguments, and when training ends with non-finite parameters.
+    """
+    maxiter = check_int("maxiter", maxiter)
+    log_every = check_int("log_every", log_every)
+    dtype = check_float_dtype("dtype", dtype)
+    X = as_float_matrix("X", X, spec.visible_size)
+    if theta0 is None:
+        theta0 = init_theta(spec, seed)
+    theta0 = check_theta(theta0, spec).astype(np.float64)
+    _warn_if_out_of_range(X, spec)
+    be = get_backend(backend).resolve_threads()
+
+    X_device = be.asarray(X, dtype)
+    history: dict[str, list] = {name: [] for name in HISTORY_COLUMNS}
+    last = {"theta": None, "loss": np.nan, "grad_norm": np.nan}
+    start = time.perf_counter()
+
+    def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        loss, grad = _objective.loss_and_grad(
+            be.asarray(theta, dtype), X_device, spec, be
+        )
+        grad = be.to_numpy(grad).astype(np.float64)
+        grad_norm = float(np.linalg.norm(grad))
+        last.update(theta=theta.copy(), loss=loss, grad_norm=grad_norm)
+        if not history["iteration"]:
+            _record(history, 0, loss, last["grad_norm"], time.perf_counter() - start)
+        return loss, grad
+
+    def callback(intermediate_result: scipy.optimize.OptimizeResult) -> None:
+        iteration = len(history["iteration"])
+        # L-BFGS-B calls back at the iterate it evaluated last, so the cached
+        # gradient norm belongs to it; otherwise the norm is unknown (NaN).
+        same = last["theta"] is not None and np.array_equal(
+            last["theta"], intermediate_result.x
+        )
+        grad_norm = last["grad_norm"] if same else np.nan
+        seconds = time.perf_counter() - start
+        _record(history, iteration, intermediate_result.fun, grad_norm, seconds)
+        if iteration % log_every == 0:
+            logger.info(
+                "iter %5d  loss %.6g  |grad| %.3g  %.2f s",
+                iteration,
+                intermediate_result.fun,
+                grad_norm,
+                seconds,
+            )
+
+    logger.info(
+        "training %s on %d x %d rows: %s, %s, maxiter %d",
+        list(spec.layer_sizes),
+        X.shape[0],
+        X.shape[1],
+        be.name,
+        dtype.name,
+        maxiter,
+    )
+    blas_limit = nullcontext() if be.needs_blas_threads else single_threaded_blas()
+    with blas_limit:
+        res = scipy.optimize.minimize(
+            fun,
+            theta0,
+            method="L-BFGS-B",
+            jac=True,
+            callback=callback,
+            options={"maxiter": maxiter, **(options or {})},
+        )
+    seconds = time.perf_counter() - start
+
+    theta = np.asarray(res.x, dtype=np.float64)
+    if not np.all(np.isfinite(theta)) or not np.isfinite(res.fun):
+        raise ValueError(
+            "L-BFGS-B produced non-finite parameters or loss "
+            f"(stop message: {res.message!r}). Check that X is normalised (values "
+            "in [0, 1] for a sigmoid decoder) and that the hyperparameters are in "
+            "their usual ranges."
+        )
+    reason = stop_reason(res.status, res.message)
+    log = (
+        logger.warning
+        if reason not in ("converged", "iteration limit")
+        else (logger.info)
+    )
+    log(
+        "stopped after %d iterations (%d evaluations, %.2f s): %s, loss %.6g [%s]",
+        res.nit,
+        res.nfev,
+        seconds,
+        reason,
+        res.fun,
+        res.message,
+    )
+    return TrainResult(
+        theta=theta,
+        history={
+            name: np.asarray(values, dtype=np.int64 if name == "iteration" else None)
+            for name, values in history.items()
+        },
+        nit=int(res.nit),
+        nfev=int(res.nfev),
+        success=bool(res.success),
+        status=int(res.status),
+        message=str(res.message),
+        stop_reason=reason,
+        final_loss=float(res.fun),
+        seconds=seconds,
+        dtype=dtype.name,
+        backend=be.name,
+        extra={"maxiter": maxiter, "n_samples": int(X.shape[0])},
+    )
+
+
+def _record(history, iteration, loss, grad_norm, seconds) -> None:
+    history["iteration"].append(int(iteration))
+    history["loss"].append(float(loss))
+    history["grad_norm"].append(float(grad_norm))
+    history["seconds"].append(float(seconds))
+
+
+def _warn_if_out_of_range(X: np.ndarray, spec: AutoencoderSpec) -> None:
+    if spec.linear_decoder:
+        return
+    low, high = float(X.min()), float(X.max())
+    if low < 0.0 or high > 1.0:
+        logger.warning(
+            "X spans [%.3g, %.3g], but a sigmoid decoder can only output values in "
+            "(0, 1); normalise the patches or set linear_decoder=True.",
+            low,
+            high,
+        )
