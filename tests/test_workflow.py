@@ -11,6 +11,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -235,3 +236,137 @@ def test_snakefmt_check():
         timeout=120,
     )
     assert result.returncode == 0, result.stdout
+
+
+def _script_helpers():
+    """Import scripts/_common.py, the helpers shared by the rule scripts."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import _common
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    return _common
+
+
+def test_memory_budget_message_names_keys():
+    helpers = _script_helpers()
+    with pytest.raises(MemoryError) as caught:
+        helpers.check_memory_budget(3 * 2**30, 2048, "feature set m/2-concat")
+    message = str(caught.value)
+    assert "feature set m/2-concat would take 3072 MiB" in message
+    assert "memory_budget_mb (2048 MiB)" in message
+    for key in ("features.strides", "dataset.max_train", "dataset.max_test"):
+        assert key in message
+    helpers.check_memory_budget(2**20, 2048, "small feature set")
+
+
+def test_atomic_path_leaves_nothing_on_error(tmp_path):
+    helpers = _script_helpers()
+    target = tmp_path / "out.csv"
+    with pytest.raises(RuntimeError):
+        with helpers.atomic_path(target) as temporary:
+            Path(temporary).write_text("half")
+            raise RuntimeError("interrupted")
+    assert list(tmp_path.iterdir()) == []
+    with helpers.atomic_path(target) as temporary:
+        Path(temporary).write_text("whole")
+    assert target.read_text() == "whole"
+    assert list(tmp_path.iterdir()) == [target]
+
+
+TABLES = [
+    "gradient_check",
+    "training",
+    "classification",
+    "folds",
+    "stride",
+    "depth",
+    "patch_count",
+    "activation",
+    "speed",
+]
+FIGURES = [
+    "filters_default",
+    "training_curve",
+    "ablation_rho",
+    "ablation_lambda",
+    "ablation_beta",
+    "stride",
+    "depth_filters",
+    "patch_count",
+    "activation_convergence",
+    "speed",
+]
+
+
+def _write_image_folder(root, n_per_class, rng):
+    """Write 16x16 PNGs of two classes: horizontal versus vertical stripes."""
+    from PIL import Image
+
+    stripes = (np.arange(16) // 2 % 2 * 150 + 50).astype(np.uint8)
+    patterns = {
+        "horizontal": np.repeat(stripes[:, None], 16, axis=1),
+        "vertical": np.repeat(stripes[None, :], 16, axis=0),
+    }
+    for split, count in n_per_class.items():
+        for name, pattern in patterns.items():
+            folder = root / split / name
+            folder.mkdir(parents=True)
+            for number in range(count):
+                noise = rng.integers(-40, 40, size=(16, 16, 3))
+                image = np.clip(pattern[:, :, None] + noise, 0, 255).astype(np.uint8)
+                Image.fromarray(image).save(folder / f"{number:03d}.png")
+
+
+@pytest.mark.slow
+def test_workflow_end_to_end_on_tiny_images(tmp_path):
+    _write_image_folder(
+        tmp_path / "images", {"train": 40, "test": 20}, np.random.default_rng(0)
+    )
+    config = load_preset("quick.yaml")
+    config["dataset"].update(
+        name="stripes", source="images", max_train=None, max_test=None
+    )
+    config["training"]["maxiter"] = 20
+    config["default_model"].update(hidden_sizes=[10], num_patches=300)
+    config["ablation"] = {
+        "sparsity_target": [0.01, 0.1],
+        "weight_decay": [1.0e-4],
+        "sparsity_weight": [3],
+    }
+    config["features"]["strides"] = [
+        {"stride": 4, "pooling": "concat"},
+        {"stride": 4, "pooling": "quadrant"},
+    ]
+    config["depth"] = [[10], [12, 6, 12]]
+    config["patch_count"] = [100, 300]
+    config["classify"]["options"]["forest"] = {"n_estimators": 10, "pca": 8}
+    config["speed"] = {"sizes": [100, 1000], "repeats": 1, "extra_timings": []}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    targets = [f"results/tables/{name}.csv" for name in TABLES]
+    targets += [f"results/figures/{name}.pdf" for name in FIGURES]
+    targets += ["results/provenance.json"]
+
+    result = snakemake(*targets, "--cores", "2", "--configfile", path, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-5000:]
+
+    checker = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / ".ci" / "check_results.py"),
+            "--results",
+            str(tmp_path / "results"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert checker.returncode == 0, checker.stdout
+    logs = list((tmp_path / "logs" / "train_model").glob("*.log"))
+    assert len(logs) == 5
+    assert all("loss" in log.read_text() for log in logs)
+    assert not list((tmp_path / "results" / "features").rglob("*.npy"))
+
+    again = snakemake(*targets, "--dry-run", "--configfile", path, cwd=tmp_path)
+    assert "Nothing to be done" in again.stdout
