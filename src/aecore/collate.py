@@ -332,14 +332,15 @@ def speed_table(timings: Sequence[pd.DataFrame]) -> pd.DataFrame:
     ----------
     timings : sequence of pandas.DataFrame
         Frames with at least the columns ``n``, ``backend``, ``dtype`` and
-        ``loss_grad_seconds``; ``matmul_seconds`` and ``device`` are kept when
-        present.
+        ``loss_grad_seconds``; ``device``, ``threads``, ``matmul_seconds`` and
+        ``torch_seconds`` (a PyTorch-autograd reference) are kept when present.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``device, backend, dtype, n, loss_grad_seconds, matmul_seconds,
-        ratio`` (loss+gradient time over matrix-product time), sorted by device,
+        Columns ``device, threads, backend, dtype, n, loss_grad_seconds,
+        matmul_seconds, ratio, torch_seconds``, where ``ratio`` is the
+        loss+gradient time over the matrix-product time; sorted by device,
         backend, dtype and ``n``.
 
     Raises
@@ -358,19 +359,26 @@ def speed_table(timings: Sequence[pd.DataFrame]) -> pd.DataFrame:
                 f"{sorted(frame.columns)}."
             )
     table = pd.concat(timings, ignore_index=True)
-    if "device" not in table:
-        table["device"] = "unknown"
-    if "matmul_seconds" not in table:
-        table["matmul_seconds"] = math.nan
+    defaults = {
+        "device": "unknown",
+        "threads": math.nan,
+        "matmul_seconds": math.nan,
+        "torch_seconds": math.nan,
+    }
+    for column, default in defaults.items():
+        if column not in table:
+            table[column] = default
     table["ratio"] = table["loss_grad_seconds"] / table["matmul_seconds"]
     columns = [
         "device",
+        "threads",
         "backend",
         "dtype",
         "n",
         "loss_grad_seconds",
         "matmul_seconds",
         "ratio",
+        "torch_seconds",
     ]
     table = table[columns].sort_values(["device", "backend", "dtype", "n"])
     return table.reset_index(drop=True)
