@@ -16,7 +16,7 @@ rule gradient_check:
 
 rule speed_cpu:
     input:
-        benchmark="benchmarks/loss_speed.py",
+        benchmark=f"{REPOSITORY}/benchmarks/loss_speed.py",
     output:
         f"{RESULTS}/speed/cpu.csv",
     log:

@@ -7,8 +7,11 @@ from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
+# Repository root; the working directory may be elsewhere (--directory).
+REPOSITORY = Path(workflow.basedir).parent
+
 # Import aecore from this checkout, also in environments where it is not installed.
-sys.path.insert(0, str(Path(workflow.basedir).parent / "src"))
+sys.path.insert(0, str(REPOSITORY / "src"))
 
 from aecore.classify import CLASSIFIERS
 from aecore.naming import (
