@@ -110,6 +110,14 @@ def labelled_subsets(dataset, config, seed):
     return subsets
 
 
+def select_images(dataset, split, rows):
+    """Return the images of ``rows``; all of a split stay memory-mapped, not copied."""
+    images = dataset.images(split)
+    if rows.size == images.shape[0]:
+        return images
+    return images[rows]
+
+
 def write_feature_set(output, train, test, dataset, subsets):
     """Write train and test features and their labels (with folds) atomically."""
     import numpy as np

@@ -3,6 +3,7 @@
 from _common import (
     check_memory_budget,
     labelled_subsets,
+    select_images,
     start,
     write_feature_set,
 )
@@ -49,7 +50,7 @@ features = {}
 for role, (split, rows) in subsets.items():
     logger.info("Encoding %d %s images from split %r", rows.size, role, split)
     features[role] = extract_features(
-        dataset.images(split)[rows],
+        select_images(dataset, split, rows),
         model,
         stride=stride,
         pooling=pooling,

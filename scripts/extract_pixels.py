@@ -3,6 +3,7 @@
 from _common import (
     check_memory_budget,
     labelled_subsets,
+    select_images,
     start,
     write_feature_set,
 )
@@ -29,7 +30,7 @@ check_memory_budget(
 features = {}
 for role, (split, rows) in subsets.items():
     logger.info("Reading %d %s images from split %r", rows.size, role, split)
-    features[role] = pixel_features(dataset.images(split)[rows])
+    features[role] = pixel_features(select_images(dataset, split, rows))
 write_feature_set(
     snakemake.output,  # noqa: F821
     features["train"],
