@@ -78,6 +78,11 @@ def _hidden_forward(theta, X, spec, be, n_layers: int):
 
 def forward(theta, X, spec, be, layer: int):
     """Return the activations of ``layer`` (1 = input) for the rows of ``X``."""
+    with be.row_parallel() as be:
+        return _forward(theta, X, spec, be, layer)
+
+
+def _forward(theta, X, spec, be, layer: int):
     n_hidden = len(spec.hidden_sizes)
     if layer == 1:
         return X
@@ -100,6 +105,11 @@ def loss_and_grad(theta, X, spec, be) -> tuple[float, Any]:
     cache on the CPU. Both passes split the rows into chunks that the backend may
     run on several threads; their partial sums are added at the end.
     """
+    with be.row_parallel() as be:
+        return _loss_and_grad(theta, X, spec, be)
+
+
+def _loss_and_grad(theta, X, spec, be) -> tuple[float, Any]:
     xp = be.xp
     dtype = X.dtype
     n = X.shape[0]

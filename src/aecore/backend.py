@@ -21,11 +21,12 @@ Asking for CuPy when it is not installed, or when no CUDA GPU is present, raises
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import importlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -118,14 +119,10 @@ class Backend:
         step = n_rows if self.block_rows is None else max(1, self.block_rows)
         return [slice(i, min(i + step, n_rows)) for i in range(0, max(n_rows, 1), step)]
 
-    @property
-    def needs_blas_threads(self) -> bool:
-        """Whether this backend's products rely on multi-threaded host BLAS."""
-        return False
-
-    def resolve_threads(self) -> Backend:
-        """Return a backend whose thread count no longer depends on BLAS settings."""
-        return self
+    @contextlib.contextmanager
+    def row_parallel(self) -> Iterator[Backend]:
+        """Yield the backend to use for row-chunked work (this one, here)."""
+        yield self
 
     def map_row_chunks(self, fn: Callable[[list[slice]], Any], n_rows: int) -> list:
         """Call ``fn`` on contiguous chunks of row blocks and return its results.
@@ -213,46 +210,51 @@ class UfuncBackend(Backend):
         """Run ``fn`` on up to ``n_threads`` chunks of row blocks in parallel.
 
         NumPy ufuncs and BLAS release the GIL, so Python threads use several cores
-        for the elementwise work as well as for the matrix products. BLAS runs
-        single-threaded on the blocks: its own threads gain little on a few hundred
-        rows, and when cores are busy they can slow a product down many times over.
-        ``n_threads=None`` follows the BLAS thread count at call time, so
-        ``OMP_NUM_THREADS`` and threadpoolctl limits apply. Without row blocks
-        (``block_rows=None``) ``fn`` runs once, with BLAS threads left as they are.
+        for the elementwise work as well as for the matrix products. Call it inside
+        :meth:`row_parallel`, which keeps BLAS single-threaded meanwhile. Without
+        row blocks (``block_rows=None``) ``fn`` runs once on every row.
         """
         blocks = self.row_blocks(n_rows)
         if self.block_rows is None or not self._is_cpu:
             return [fn(blocks)]
         n_threads = self.n_threads if self.n_threads is not None else _blas_threads()
         n_chunks = max(1, min(n_threads, len(blocks)))
+        if n_chunks == 1:
+            return [fn(blocks)]
         bounds = [len(blocks) * i // n_chunks for i in range(n_chunks + 1)]
         chunks = [blocks[bounds[i] : bounds[i + 1]] for i in range(n_chunks)]
+        pool = _thread_pool(n_chunks)
+        futures = [pool.submit(fn, chunk) for chunk in chunks]
+        return [future.result() for future in futures]
+
+    @contextlib.contextmanager
+    def row_parallel(self) -> Iterator[UfuncBackend]:
+        """Yield a backend for row-chunked work, with BLAS single-threaded inside.
+
+        The yielded backend's ``n_threads`` is fixed at the BLAS thread count found
+        on entry (``OMP_NUM_THREADS`` and threadpoolctl limits apply), and BLAS
+        then runs on one thread per caller. BLAS threads gain little on blocks of a
+        few hundred rows, and when the cores are busy they can slow a product down
+        many times over. Entering once for a whole computation matters, because
+        idle BLAS threads spin for a while after each switch back, and take CPU
+        from the row threads. Without row blocks this yields ``self`` unchanged.
+        """
+        if self.block_rows is None or not self._is_cpu:
+            yield self
+            return
+        resolved = self
+        if self.n_threads is None:
+            resolved = copy.copy(self)
+            resolved.n_threads = _blas_threads()
+        if _blas_threads() == 1:
+            yield resolved
+            return
         with single_threaded_blas():
-            if n_chunks == 1:
-                return [fn(blocks)]
-            pool = _thread_pool(n_chunks)
-            futures = [pool.submit(fn, chunk) for chunk in chunks]
-            return [future.result() for future in futures]
+            yield resolved
 
     @property
     def _is_cpu(self) -> bool:
         return self.xp is np
-
-    @property
-    def needs_blas_threads(self) -> bool:
-        return self._is_cpu and self.block_rows is None
-
-    def resolve_threads(self) -> UfuncBackend:
-        """Return a copy with ``n_threads`` fixed at the current BLAS thread count.
-
-        Use it before limiting BLAS threads (see :func:`single_threaded_blas`), so
-        that the row chunks still run on as many threads as BLAS had.
-        """
-        if self.n_threads is not None or not self._is_cpu:
-            return self
-        resolved = copy.copy(self)
-        resolved.n_threads = _blas_threads()
-        return resolved
 
     def asarray(self, a: Any, dtype: str | None = None) -> Any:
         host = np.ascontiguousarray(a, dtype=None if dtype is None else np.dtype(dtype))
@@ -335,12 +337,7 @@ def _blas_threads() -> int:
 
 
 def single_threaded_blas():
-    """Return a context manager inside which BLAS runs on one thread.
-
-    Level-1 BLAS calls on vectors of ~10^4 values gain nothing from threads, and
-    when the cores are busy their thread hand-offs slow SciPy's L-BFGS-B several
-    times over, so training wraps the optimiser in this.
-    """
+    """Return a context manager inside which BLAS runs on one thread."""
     return _blas_controller().limit(limits=1)
 
 

@@ -149,26 +149,30 @@ def extract_features(
         )
     )
     step = max(1, min(batch_size, max_batch_bytes // max(per_image, 1)))
-    be = get_backend(backend)
-    theta = be.asarray(model.theta, dtype)
-
-    for start in range(0, n_images, step):
-        stop = min(start + step, n_images)
-        batch = np.asarray(images[start:stop])
-        count = stop - start
-        # (b, rows, cols, 3, p, p) view of the grid, then rows of p * p * 3 values
-        windows = sliding_window_view(batch, (p, p), axis=(1, 2))[:, ::stride, ::stride]
-        patches = windows.transpose(0, 1, 2, 4, 5, 3).reshape(-1, p * p * 3)
-        X = model.preprocess(patches, dtype=dtype)
-        codes = _objective.forward(theta, be.asarray(X, dtype), spec, be, layer)
-        codes = be.to_numpy(codes).reshape(count, rows, cols, n_units)
-        if pooling == "concat":
-            out[start:stop] = codes.reshape(count, -1)
-        else:
-            out[start:stop] = _quadrant_sums(codes).reshape(count, -1)
-        if progress is not None:
-            progress(stop, n_images)
+    with get_backend(backend).row_parallel() as be:
+        theta = be.asarray(model.theta, dtype)
+        for start in range(0, n_images, step):
+            stop = min(start + step, n_images)
+            batch = np.asarray(images[start:stop])
+            codes = _encode_grid(batch, model, theta, be, layer, stride, dtype)
+            codes = codes.reshape(stop - start, rows, cols, n_units)
+            if pooling == "quadrant":
+                codes = _quadrant_sums(codes)
+            out[start:stop] = codes.reshape(stop - start, -1)
+            if progress is not None:
+                progress(stop, n_images)
     return out
+
+
+def _encode_grid(batch, model, theta, be, layer, stride, dtype) -> np.ndarray:
+    """Return the codes of every grid patch of ``batch``, patch-major rows."""
+    p = model.patch_size
+    # (b, rows, cols, 3, p, p) view of the grid, then rows of p * p * 3 values
+    windows = sliding_window_view(batch, (p, p), axis=(1, 2))[:, ::stride, ::stride]
+    patches = windows.transpose(0, 1, 2, 4, 5, 3).reshape(-1, p * p * 3)
+    X = model.preprocess(patches, dtype=dtype)
+    codes = _objective.forward(theta, be.asarray(X, dtype), model.spec, be, layer)
+    return be.to_numpy(codes)
 
 
 def raw_pixel_features(

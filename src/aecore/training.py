@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +12,7 @@ import scipy.optimize
 
 from . import _objective
 from ._validation import as_float_matrix, check_float_dtype, check_int
-from .backend import Backend, get_backend, single_threaded_blas
+from .backend import Backend, get_backend
 from .model import AutoencoderSpec, check_theta, init_theta
 
 logger = logging.getLogger(__name__)
@@ -160,62 +159,31 @@ def train_autoencoder(
         theta0 = init_theta(spec, seed)
     theta0 = check_theta(theta0, spec).astype(np.float64)
     _warn_if_out_of_range(X, spec)
-    be = get_backend(backend).resolve_threads()
-
-    X_device = be.asarray(X, dtype)
-    history: dict[str, list] = {name: [] for name in HISTORY_COLUMNS}
-    last = {"theta": None, "loss": np.nan, "grad_norm": np.nan}
-    start = time.perf_counter()
-
-    def fun(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        loss, grad = _objective.loss_and_grad(
-            be.asarray(theta, dtype), X_device, spec, be
-        )
-        grad = be.to_numpy(grad).astype(np.float64)
-        grad_norm = float(np.linalg.norm(grad))
-        last.update(theta=theta.copy(), loss=loss, grad_norm=grad_norm)
-        if not history["iteration"]:
-            _record(history, 0, loss, last["grad_norm"], time.perf_counter() - start)
-        return loss, grad
-
-    def callback(intermediate_result: scipy.optimize.OptimizeResult) -> None:
-        iteration = len(history["iteration"])
-        # L-BFGS-B calls back at the iterate it evaluated last, so the cached
-        # gradient norm belongs to it; otherwise the norm is unknown (NaN).
-        same = last["theta"] is not None and np.array_equal(
-            last["theta"], intermediate_result.x
-        )
-        grad_norm = last["grad_norm"] if same else np.nan
-        seconds = time.perf_counter() - start
-        _record(history, iteration, intermediate_result.fun, grad_norm, seconds)
-        if iteration % log_every == 0:
-            logger.info(
-                "iter %5d  loss %.6g  |grad| %.3g  %.2f s",
-                iteration,
-                intermediate_result.fun,
-                grad_norm,
-                seconds,
-            )
-
+    requested = get_backend(backend)
     logger.info(
         "training %s on %d x %d rows: %s, %s, maxiter %d",
         list(spec.layer_sizes),
         X.shape[0],
         X.shape[1],
-        be.name,
+        requested.name,
         dtype.name,
         maxiter,
     )
-    blas_limit = nullcontext() if be.needs_blas_threads else single_threaded_blas()
-    with blas_limit:
+    start = time.perf_counter()
+    # row_parallel keeps BLAS single-threaded for the whole run where the loss
+    # spreads row blocks over threads itself. The level-1 BLAS calls of L-BFGS-B,
+    # on vectors of ~10^4 values, gain nothing from threads either.
+    with requested.row_parallel() as be:
+        recorder = _Recorder(be, be.asarray(X, dtype), dtype, spec, log_every, start)
         res = scipy.optimize.minimize(
-            fun,
+            recorder.fun,
             theta0,
             method="L-BFGS-B",
             jac=True,
-            callback=callback,
+            callback=recorder.callback,
             options={"maxiter": maxiter, **(options or {})},
         )
+    history = recorder.history
     seconds = time.perf_counter() - start
 
     theta = np.asarray(res.x, dtype=np.float64)
@@ -227,11 +195,8 @@ def train_autoencoder(
             "their usual ranges."
         )
     reason = stop_reason(res.status, res.message)
-    log = (
-        logger.warning
-        if reason not in ("converged", "iteration limit")
-        else (logger.info)
-    )
+    routine = reason in ("converged", "iteration limit")
+    log = logger.info if routine else logger.warning
     log(
         "stopped after %d iterations (%d evaluations, %.2f s): %s, loss %.6g [%s]",
         res.nit,
@@ -256,16 +221,58 @@ def train_autoencoder(
         final_loss=float(res.fun),
         seconds=seconds,
         dtype=dtype.name,
-        backend=be.name,
+        backend=requested.name,
         extra={"maxiter": maxiter, "n_samples": int(X.shape[0])},
     )
 
 
-def _record(history, iteration, loss, grad_norm, seconds) -> None:
-    history["iteration"].append(int(iteration))
-    history["loss"].append(float(loss))
-    history["grad_norm"].append(float(grad_norm))
-    history["seconds"].append(float(seconds))
+class _Recorder:
+    """Loss function and callback for L-BFGS-B that record the history."""
+
+    def __init__(self, be, X_device, dtype, spec, log_every: int, start: float):
+        self.be, self.X_device, self.dtype, self.spec = be, X_device, dtype, spec
+        self.log_every, self.start = log_every, start
+        self.history: dict[str, list] = {name: [] for name in HISTORY_COLUMNS}
+        self.last_theta = None
+        self.last_grad_norm = np.nan
+
+    def fun(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        be = self.be
+        loss, grad = _objective.loss_and_grad(
+            be.asarray(theta, self.dtype), self.X_device, self.spec, be
+        )
+        grad = be.to_numpy(grad).astype(np.float64)
+        self.last_theta = theta.copy()
+        self.last_grad_norm = float(np.linalg.norm(grad))
+        if not self.history["iteration"]:
+            self._record(0, loss, self.last_grad_norm)
+        return loss, grad
+
+    def callback(self, intermediate_result: scipy.optimize.OptimizeResult) -> None:
+        iteration = len(self.history["iteration"])
+        # L-BFGS-B calls back at the iterate it evaluated last, so the cached
+        # gradient norm belongs to it; otherwise the norm is unknown (NaN).
+        same = self.last_theta is not None and np.array_equal(
+            self.last_theta, intermediate_result.x
+        )
+        grad_norm = self.last_grad_norm if same else np.nan
+        seconds = self._record(iteration, intermediate_result.fun, grad_norm)
+        if iteration % self.log_every == 0:
+            logger.info(
+                "iter %5d  loss %.6g  |grad| %.3g  %.2f s",
+                iteration,
+                intermediate_result.fun,
+                grad_norm,
+                seconds,
+            )
+
+    def _record(self, iteration: int, loss: float, grad_norm: float) -> float:
+        seconds = time.perf_counter() - self.start
+        self.history["iteration"].append(int(iteration))
+        self.history["loss"].append(float(loss))
+        self.history["grad_norm"].append(float(grad_norm))
+        self.history["seconds"].append(float(seconds))
+        return seconds
 
 
 def _warn_if_out_of_range(X: np.ndarray, spec: AutoencoderSpec) -> None:
