@@ -45,7 +45,7 @@ CLASSIFIERS = {
 # Keyword arguments each classifier accepts from the config, on top of ``pca``.
 _ALLOWED_OPTIONS = {
     "logreg": {"C", "max_iter", "tol"},
-    "linsvm": {"C", "max_iter", "tol"},
+    "linsvm": {"C", "max_iter", "tol", "dual"},
     "forest": {"n_estimators", "max_depth", "max_features", "min_samples_leaf"},
     "hgb": {"max_iter", "learning_rate", "max_leaf_nodes", "early_stopping"},
 }

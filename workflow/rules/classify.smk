@@ -9,7 +9,7 @@ rule classify:
         "logs/classify/{features}/{classifier}.log",
     conda:
         CONDA_ENV
-    threads: config["max_threads"]
+    threads: classify_threads
     resources:
         # Standard scaling copies the features, so reserve three times their size.
         mem_mb=lambda wildcards, input: int(3 * input.size_mb) + 1000,

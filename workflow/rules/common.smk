@@ -235,3 +235,8 @@ def figure_outputs(name, category):
         ),
         "pdf": f"{RESULTS}/figures/{name}.pdf",
     }
+
+
+def classify_threads(wildcards):
+    """Threads of a classify job: one for the linear SVM, whose liblinear is serial."""
+    return 1 if wildcards.classifier == "linsvm" else config["max_threads"]
