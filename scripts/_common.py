@@ -79,16 +79,21 @@ def write_json(data, path):
             handle.write("\n")
 
 
-def check_memory_budget(n_bytes, budget_mb, description):
-    """Raise if a feature set of ``n_bytes`` exceeds the config's memory budget."""
+def check_memory_budget(n_bytes, budget_mb, description, remedy=None):
+    """Raise if ``n_bytes`` exceeds the config's memory budget.
+
+    ``remedy`` names one more config key that lowers the need, besides the keys
+    that shrink every feature set.
+    """
     needed_mb = n_bytes / 2**20
     if needed_mb > budget_mb:
+        extra = f"{remedy}, " if remedy else ""
         raise MemoryError(
             f"The {description} would take {needed_mb:.0f} MiB, more than "
             f"memory_budget_mb ({budget_mb:g} MiB). Raise memory_budget_mb if the "
-            "machine has the memory, or use a larger stride or pooling: quadrant in "
-            "features.default and features.strides, or fewer images with "
-            "dataset.max_train and dataset.max_test."
+            f"machine has the memory, or set {extra}a larger stride or pooling: "
+            "quadrant in features.default and features.strides, or fewer images "
+            "with dataset.max_train and dataset.max_test."
         )
     logging.getLogger(__name__).info(
         "The %s takes about %.0f MiB (budget %g MiB)", description, needed_mb, budget_mb

@@ -1,12 +1,17 @@
 """Fit one classifier on one feature set; write test accuracy and fold scores."""
 
-from _common import start, write_json
+from _common import check_memory_budget, start, write_json
 
 logger = start(snakemake)  # noqa: F821 (defined by Snakemake)
 
 import numpy as np  # noqa: E402
 
-from aecore.classify import evaluate, evaluate_folds, make_pipeline  # noqa: E402
+from aecore.classify import (  # noqa: E402
+    estimate_fit_bytes,
+    evaluate,
+    evaluate_folds,
+    make_pipeline,
+)
 
 smk = snakemake  # noqa: F821
 classifier = smk.wildcards.classifier
@@ -19,8 +24,22 @@ def make():
     )
 
 
-X_train = np.load(smk.input.train)
-X_test = np.load(smk.input.test)
+X_train = np.load(smk.input.train, mmap_mode="r")
+X_test = np.load(smk.input.test, mmap_mode="r")
+check_memory_budget(
+    estimate_fit_bytes(
+        classifier,
+        X_train.shape[0],
+        X_test.shape[0],
+        X_train.shape[1],
+        smk.params.options,
+    ),
+    smk.params.memory_budget_mb,
+    f"fit of {classifier} on {features}",
+    remedy=f"classify.options.{classifier}.pca",
+)
+X_train = np.asarray(X_train)
+X_test = np.asarray(X_test)
 labels = np.load(smk.input.labels)
 y_train, y_test = labels["y_train"], labels["y_test"]
 n_folds = sum(key.startswith("fold_") for key in labels.files)

@@ -5,6 +5,7 @@ from sklearn.datasets import make_classification
 
 from aecore.classify import (
     CLASSIFIERS,
+    estimate_fit_bytes,
     evaluate,
     evaluate_folds,
     make_pipeline,
@@ -157,3 +158,17 @@ def test_restrict_folds():
     assert restrict_folds(None, rows) is None
     full = restrict_folds(folds, np.arange(10))
     assert [f.tolist() for f in full] == [f.tolist() for f in folds]
+
+
+def test_estimate_fit_bytes():
+    plain = estimate_fit_bytes("logreg", 1000, 500, 100)
+    assert plain == 1500 * 100 * 8
+    svm = estimate_fit_bytes("linsvm", 1000, 500, 100)
+    assert svm > plain
+    reduced = estimate_fit_bytes("linsvm", 1000, 500, 100, {"pca": 10})
+    assert reduced < svm
+    assert estimate_fit_bytes(
+        "linsvm", 1000, 500, 5, {"pca": 10}
+    ) == estimate_fit_bytes("linsvm", 1000, 500, 5)
+    with pytest.raises(ValueError, match="name must be one of"):
+        estimate_fit_bytes("knn", 1, 1, 1)

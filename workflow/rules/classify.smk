@@ -11,13 +11,13 @@ rule classify:
         CONDA_ENV
     threads: classify_threads
     resources:
-        # Standard scaling copies the features, so reserve three times their size.
-        mem_mb=lambda wildcards, input: int(3 * input.size_mb) + 1000,
+        mem_mb=classify_mem_mb,
     params:
         options=lambda wildcards: config["classify"]["options"].get(
             wildcards.classifier, {}
         ),
         folds=config["classify"]["folds"],
         seed=config["seed"],
+        memory_budget_mb=config["memory_budget_mb"],
     script:
         "../../scripts/classify.py"

@@ -240,3 +240,15 @@ def figure_outputs(name, category):
 def classify_threads(wildcards):
     """Threads of a classify job: one for the linear SVM, whose liblinear is serial."""
     return 1 if wildcards.classifier == "linsvm" else config["max_threads"]
+
+
+def classify_mem_mb(wildcards, input):
+    """Memory of a classify job: the fit's estimate, scaled from the inputs' size."""
+    from aecore.classify import estimate_fit_bytes
+
+    # The inputs are float32, so their size in MiB counts values per 4 bytes.
+    values = int(input.size_mb * 2**20 / 4)
+    estimate = (
+        estimate_fit_bytes(wildcards.classifier, values, 0, 1, {"pca": None}) / 2**20
+    )
+    return int(estimate) + 1000
