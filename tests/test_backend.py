@@ -121,7 +121,7 @@ def test_sigmoid_matches_expit_without_warnings(backend, dtype):
     assert result.dtype == dtype
     eps = np.finfo(dtype).eps
     # The generic tanh form is accurate to eps in absolute terms only, so its tiny
-    # tail values are not relatively accurate; the in-place exp form is.
+    # tail values have large relative errors. The in-place exp form has none.
     atol = eps if backend.name == "generic" else 1e-30
     assert_allclose(result, expit(z), rtol=8 * eps, atol=atol)
 
@@ -137,7 +137,7 @@ def test_activation_derivatives():
     assert_allclose(generic.relu_grad_mul_(g, a), [[0, 1, 1, 1]])
 
 
-def test_training_loss_is_the_same_on_one_or_two_threads():
+def test_training_same_on_one_or_two_threads():
     X = np.random.default_rng(0).uniform(0.1, 0.9, size=(2000, 12))
     spec = AutoencoderSpec(12, (5,))
     one = train_autoencoder(

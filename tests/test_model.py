@@ -29,6 +29,7 @@ def reference_loss(theta, X, spec):
     for n_out in sizes[1:]:
         biases.append(theta[offset : offset + n_out])
         offset += n_out
+
     a = X
     hidden = []
     for k, (W, b) in enumerate(zip(weights, biases, strict=True)):
@@ -42,6 +43,7 @@ def reference_loss(theta, X, spec):
             a = np.maximum(z, 0)
         if not is_output:
             hidden.append(a)
+
     rho = spec.sparsity_target
     loss = 0.5 * np.sum((a - X) ** 2) / X.shape[0]
     loss += 0.5 * spec.weight_decay * sum(np.sum(W**2) for W in weights)
@@ -144,8 +146,8 @@ def test_init_theta_bounds_and_seeding():
 
 
 def test_loss_by_hand_on_two_unit_network():
-    # visible 2, hidden 1: W1 = [[0.5, -0.25]], b1 = [0.1],
-    # W2 = [[1.0], [-2.0]], b2 = [0.0, 0.5]; two rows.
+    # Two rows through visible 2, hidden 1: W1 = [[0.5, -0.25]], b1 = [0.1],
+    # W2 = [[1.0], [-2.0]], b2 = [0.0, 0.5].
     theta = np.array([0.5, -0.25, 1.0, -2.0, 0.1, 0.0, 0.5])
     X = np.array([[0.2, 0.6], [0.8, 0.4]])
     lam, rho, beta = 0.1, 0.3, 2.0

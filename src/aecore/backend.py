@@ -116,7 +116,7 @@ class Backend:
 
     def row_blocks(self, n_rows: int) -> list[slice]:
         """Split ``range(n_rows)`` into the row blocks that elementwise work uses."""
-        step = n_rows if self.block_rows is None else max(1, self.block_rows)
+        step = max(1, n_rows if self.block_rows is None else self.block_rows)
         return [slice(i, min(i + step, n_rows)) for i in range(0, max(n_rows, 1), step)]
 
     @contextlib.contextmanager
