@@ -124,9 +124,10 @@ def make_pipeline(
 # standardised float32 copy (8 bytes), plus the classifier's own copy. liblinear,
 # behind the linear SVM, converts to float64 and then stores 16-byte index-value
 # pairs; gradient boosting bins values into one byte each.
-# NOTE: estimates from the data layouts. A logistic regression on 50000 x 12675
-# CIFAR-10 features peaked at 5.7 GiB resident (estimate 6.1 GB); the linear SVM on
-# the same features was killed for lack of memory on a 24 GiB machine.
+# NOTE: estimates from the data layouts, checked once. On a 24 GiB machine, the
+# workflow's logistic regression on 50000 x 12675 CIFAR-10 features peaked at about
+# 5.5 GiB resident against an estimate of 5.7 GiB. The linear SVM on the same
+# features was killed for lack of memory.
 _BYTES_PER_VALUE = {"logreg": 8, "linsvm": 32, "forest": 8, "hgb": 9}
 
 
@@ -252,7 +253,7 @@ def evaluate_folds(
     """Run the predefined-folds protocol: fit on each fold, test on the test set.
 
     This is the STL-10 protocol, where each of 10 folds lists 1000 of the training
-    images; the score is the mean and standard deviation of test accuracy.
+    images. The score is the mean and standard deviation of test accuracy.
 
     Parameters
     ----------
