@@ -1,3 +1,3 @@
-"""Sparse autoencoders on colour image patches, and the tools of the study built on them."""
+"""Sparse autoencoders on colour image patches, and the study built on them."""
 
 __version__ = "0.1.0"
