@@ -1,6 +1,7 @@
 import re
 
 import pytest
+import yaml
 
 from aecore.naming import (
     MODEL_NAME_PATTERN,
@@ -9,6 +10,7 @@ from aecore.naming import (
     feature_set_name,
     format_number,
     model_name,
+    parse_exponent_strings,
     parse_feature_set_name,
     parse_model_name,
     parse_number,
@@ -193,3 +195,26 @@ def test_feature_set_name_rejects():
         feature_set_name(0, "concat")
     with pytest.raises(ValueError, match="pooling must be one of"):
         feature_set_name(2, "max")
+
+
+def test_parse_exponent_strings_converts_yaml11_numbers():
+    config = yaml.safe_load(
+        "decay: 1e-4\nbig: 5E3\nneg: -2e+1\ngrid: [1e-4, 0.0001, 3]\n"
+        "nested: {rho: 1e-2}\nname: stl10\npath: run-1e4x\n"
+    )
+    assert config["decay"] == "1e-4"  # YAML 1.1 reads it as a string
+    parse_exponent_strings(config)
+    assert config["decay"] == 0.0001
+    assert config["big"] == 5000.0
+    assert config["neg"] == -20.0
+    assert config["grid"] == [0.0001, 0.0001, 3]
+    assert config["nested"]["rho"] == 0.01
+    assert config["name"] == "stl10"
+    assert config["path"] == "run-1e4x"
+
+
+def test_parse_exponent_strings_keeps_other_values():
+    assert parse_exponent_strings("1e") == "1e"
+    assert parse_exponent_strings("e5") == "e5"
+    assert parse_exponent_strings(True) is True
+    assert parse_exponent_strings(None) is None

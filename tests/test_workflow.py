@@ -122,6 +122,31 @@ def test_equal_numbers_give_one_job(tmp_path):
     assert job_counts(result.stdout)["train_model"] == 1
 
 
+def test_yaml11_exponent_numbers_accepted(tmp_path):
+    # YAML 1.1 reads 1e-4 (no decimal point) as a string; the workflow reads it as
+    # the number, in a config file and on the command line alike.
+    config = load_preset("quick.yaml")
+    config["ablation"]["weight_decay"] = ["WD_A", "WD_B"]
+    config["default_model"]["weight_decay"] = "WD_C"
+    text = yaml.safe_dump(config)
+    text = text.replace("WD_A", "1e-4").replace("WD_B", "1E-3").replace("WD_C", "1e-4")
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    from_file = snakemake("--dry-run", "--configfile", path, cwd=tmp_path)
+    assert from_file.returncode == 0, from_file.stdout
+    assert "_lam0.0001_" in from_file.stdout
+    assert "_lam0.001_" in from_file.stdout
+    override = snakemake(
+        "--dry-run",
+        "--configfile",
+        path,
+        "--config",
+        "memory_budget_mb=4e3",
+        cwd=tmp_path,
+    )
+    assert override.returncode == 0, override.stdout
+
+
 def test_model_job_uses_canonical_name(tmp_path):
     config = load_preset("quick.yaml")
     config["default_model"]["weight_decay"] = 1.0e-4
@@ -169,7 +194,11 @@ def _set(config, keys, value):
         (["depth"], [], r"On instance\['depth'\]"),
         (["classify", "classifiers"], ["knn"], r"'knn' is not one of"),
         (["memory_budget_mb"], 0, r"On instance\['memory_budget_mb'\]"),
-        (["default_model", "weight_decay"], "1e-4", r"'1e-4' is not of type 'number'"),
+        (
+            ["default_model", "weight_decay"],
+            "1e-4x",
+            r"'1e-4x' is not of type 'number'",
+        ),
     ],
 )
 def test_invalid_config_stops_dry_run(keys, value, message, tmp_path):

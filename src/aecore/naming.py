@@ -340,6 +340,41 @@ def parse_feature_set_name(name: str) -> tuple[int, str]:
     return int(match["stride"]), match["pooling"]
 
 
+# YAML 1.1, which PyYAML and so Snakemake follow, reads an exponent number without a
+# decimal point (``1e-4``, ``5E3``) as a string; YAML 1.2 and JSON read it as a number.
+_EXPONENT_STRING_RE = re.compile(r"[-+]?[0-9]+[eE][-+]?[0-9]+")
+
+
+def parse_exponent_strings(data):
+    """Convert strings such as ``"1e-4"`` inside nested dicts and lists to floats.
+
+    Config files are YAML 1.1, in which ``1e-4`` without a decimal point is a
+    string. Every string that is an integer mantissa with an exponent becomes the
+    float it spells, so ``1e-4``, ``1.0e-4`` and ``0.0001`` mean the same value.
+    Other strings and values are left as they are.
+
+    Parameters
+    ----------
+    data : object
+        A value loaded from YAML: dicts and lists are walked, in place.
+
+    Returns
+    -------
+    object
+        ``data`` itself with the strings replaced, or the float when ``data`` is such
+        a string.
+    """
+    if isinstance(data, str) and _EXPONENT_STRING_RE.fullmatch(data):
+        return float(data)
+    if isinstance(data, dict):
+        for key, value in data.items():
+            data[key] = parse_exponent_strings(value)
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            data[index] = parse_exponent_strings(value)
+    return data
+
+
 def _to_float(value: object, argument: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real | str):
         raise TypeError(f"{argument} must be a real number, got {value!r}.")

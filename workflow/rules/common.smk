@@ -20,10 +20,13 @@ from aecore.naming import (
     ModelPoint,
     feature_set_name,
     model_name,
+    parse_exponent_strings,
     parse_feature_set_name,
     parse_model_name,
 )
 
+# Snakemake loads the config as YAML 1.1, where 1e-4 is a string: read it as a number.
+parse_exponent_strings(config)
 validate(config, schema="../schemas/config.schema.yaml")
 
 
