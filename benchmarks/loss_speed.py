@@ -18,10 +18,10 @@ What is timed:
   rows and on CUDA for cupy rows. ``torch_loss_rel_diff`` compares its loss value
   with aecore's, as a check that both compute the same function.
 
-Every measurement is the minimum over ``--repeats`` runs, and the runs of the
-different methods are interleaved, so that load from other processes affects them
-alike. Each timed run starts after a short pause that lets idle BLAS threads stop
-spinning. BLAS threads follow ``OMP_NUM_THREADS`` and the like; torch uses as many.
+Every measurement is the minimum over ``--repeats`` bursts of back-to-back calls,
+and the bursts of the different methods are interleaved, so that load from other
+processes affects them alike. BLAS threads follow ``OMP_NUM_THREADS`` and the like,
+and torch uses as many.
 
 Usage::
 
@@ -47,10 +47,11 @@ from aecore.autoencoder import autoencoder_loss
 from aecore.backend import get_backend
 from aecore.model import AutoencoderSpec, init_theta, unpack
 
-# Pause before each timed run. OpenBLAS worker threads keep spinning for about
-# 2**28 cycles (THREAD_TIMEOUT, 0.1 s at 2.6 GHz) after a threaded product, and
-# would take CPU from whatever method runs next.
-SETTLE_SECONDS = 0.2
+# Each method runs in bursts of back-to-back calls lasting about this long (3 to 50
+# calls), as the loss runs in training. The first calls of a burst can be slowed
+# by the method before: idle OpenBLAS threads keep spinning for a while after a
+# threaded product, and a pause instead let the cores slow down.
+BURST_SECONDS = 0.3
 
 COLUMNS = (
     "device",
@@ -267,15 +268,18 @@ def _synchroniser(be):
 
 def time_case(case: Case, repeats: int) -> dict[str, float]:
     methods = {k: m for k, m in case.methods.items() if m is not None}
-    for method in methods.values():
+    runs = {}
+    for name, method in methods.items():
+        start = time.perf_counter()
         method()  # warm-up: allocations, thread pools, GPU kernels
+        runs[name] = max(3, min(50, int(BURST_SECONDS / (time.perf_counter() - start))))
     best = {name: float("inf") for name in methods}
     for _ in range(repeats):
         for name, method in methods.items():
-            time.sleep(SETTLE_SECONDS)
-            start = time.perf_counter()
-            method()
-            best[name] = min(best[name], time.perf_counter() - start)
+            for _ in range(runs[name]):
+                start = time.perf_counter()
+                method()
+                best[name] = min(best[name], time.perf_counter() - start)
     return best
 
 
