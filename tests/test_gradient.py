@@ -37,7 +37,7 @@ def test_compute_gradient_exact_on_quadratic():
     assert_allclose(grad, (A + A.T) @ x + b, rtol=1e-9)
 
 
-def test_compute_gradient_takes_loss_grad_tuples_and_keeps_theta():
+def test_compute_gradient_accepts_tuples():
     x = np.array([1.0, 2.0, -1.0])
     saved = x.copy()
     grad = compute_gradient(lambda t: (np.sum(t**3), None), x)
