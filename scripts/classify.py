@@ -34,7 +34,7 @@ check_memory_budget(
         X_train.shape[1],
         smk.params.options,
     ),
-    smk.params.memory_budget_mb,
+    smk.config["memory_budget_mb"],
     f"fit of {classifier} on {features}",
     remedy=f"classify.options.{classifier}.pca",
 )

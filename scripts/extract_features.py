@@ -30,7 +30,7 @@ n_bytes = estimate_feature_bytes(
 )
 check_memory_budget(
     n_bytes,
-    params.memory_budget_mb,
+    smk.config["memory_budget_mb"],
     f"feature set {smk.wildcards.model}/{smk.wildcards.fset} ({n_images} images)",
 )
 
@@ -55,7 +55,7 @@ for role, (split, rows) in subsets.items():
         stride=stride,
         pooling=pooling,
         layer=None,
-        batch_size=params.batch_size,
+        batch_size=smk.config["features"]["batch_size"],
         progress=log_progress,
     )
 write_feature_set(smk.output, features["train"], features["test"], dataset, subsets)

@@ -23,7 +23,7 @@ n_images = sum(rows.size for _, rows in subsets.values())
 image_shape = dataset.images(subsets["train"][0]).shape[1:]
 check_memory_budget(
     n_images * int(np.prod(image_shape)) * 4,
-    params.memory_budget_mb,
+    snakemake.config["memory_budget_mb"],  # noqa: F821
     f"raw-pixel feature set ({n_images} images of shape {image_shape})",
 )
 

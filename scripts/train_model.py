@@ -52,7 +52,7 @@ result = train_autoencoder(
     seed=model["seed"],
     dtype=training["dtype"],
     backend=training["backend"],
-    log_every=training["log_every"],
+    log_every=smk.config["training"]["log_every"],
 )
 logger.info("Training stopped: %s", result.stop_reason)
 save_model(

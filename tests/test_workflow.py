@@ -399,3 +399,49 @@ def test_workflow_end_to_end_on_tiny_images(tmp_path):
 
     again = snakemake(*targets, "--dry-run", "--configfile", path, cwd=tmp_path)
     assert "Nothing to be done" in again.stdout
+
+
+def test_execution_settings_rerun_nothing(tmp_path):
+    # Logging interval, memory budget and encoding batch size change no result, so
+    # changing them after a run must not retrain, re-encode or refit anything.
+    _write_image_folder(
+        tmp_path / "images", {"train": 10, "test": 5}, np.random.default_rng(0)
+    )
+    config = load_preset("quick.yaml")
+    config["dataset"].update(
+        name="stripes", source="images", max_train=None, max_test=None
+    )
+    config["training"]["maxiter"] = 3
+    config["default_model"].update(hidden_sizes=[4], num_patches=50)
+    model = model_name(
+        ModelPoint(
+            hidden_sizes=(4,),
+            sparsity_target=config["default_model"]["sparsity_target"],
+            weight_decay=config["default_model"]["weight_decay"],
+            sparsity_weight=config["default_model"]["sparsity_weight"],
+            num_patches=50,
+        )
+    )
+    targets = [
+        f"results/metrics/{model}/4-concat/logreg.json",
+        "results/metrics/raw/pixels/logreg.json",
+    ]
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    first = snakemake(*targets, "--cores", "2", "--configfile", path, cwd=tmp_path)
+    assert first.returncode == 0, first.stdout[-5000:]
+
+    config["training"]["log_every"] = 1
+    config["memory_budget_mb"] = 3000
+    config["features"]["batch_size"] = 7
+    path.write_text(yaml.safe_dump(config))
+    again = snakemake(*targets, "--dry-run", "--configfile", path, cwd=tmp_path)
+    assert again.returncode == 0, again.stdout
+    assert "Nothing to be done" in again.stdout, again.stdout
+
+    # A setting that changes the model still reruns its jobs.
+    config["training"]["maxiter"] = 4
+    path.write_text(yaml.safe_dump(config))
+    changed = snakemake(*targets, "--dry-run", "--configfile", path, cwd=tmp_path)
+    assert changed.returncode == 0, changed.stdout
+    assert "train_model" in changed.stdout

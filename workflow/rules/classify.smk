@@ -18,6 +18,5 @@ rule classify:
         ),
         folds=config["classify"]["folds"],
         seed=config["seed"],
-        memory_budget_mb=config["memory_budget_mb"],
     script:
         "../../scripts/classify.py"

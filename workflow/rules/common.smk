@@ -45,6 +45,18 @@ CLASSIFIER_NAMES = unique(config["classify"]["classifiers"])
 PRIMARY_CLASSIFIER = config["classify"]["primary"]
 FEATURE_SET_PATTERN = rf"[1-9][0-9]*-(?:{'|'.join(POOLINGS)})"
 
+# Snakemake reruns a job when one of its params changes, so params carry only the
+# settings that change a job's output. Settings that change how a job runs but not
+# what it writes (training.log_every, memory_budget_mb, features.batch_size) are
+# read from snakemake.config inside the scripts.
+MODEL_TRAINING = {
+    key: config["training"][key] for key in ("maxiter", "dtype", "backend")
+}
+LABELLED_SUBSETS = {
+    key: config["dataset"][key]
+    for key in ("train_split", "test_split", "max_train", "max_test")
+}
+
 
 wildcard_constraints:
     model=MODEL_NAME_PATTERN,

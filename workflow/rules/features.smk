@@ -15,10 +15,8 @@ rule extract_features:
         mem_mb=lambda wildcards: int(config["memory_budget_mb"]) + 1000,
     params:
         feature_set=feature_set_params,
-        dataset=config["dataset"],
+        dataset=LABELLED_SUBSETS,
         seed=config["seed"],
-        batch_size=config["features"]["batch_size"],
-        memory_budget_mb=config["memory_budget_mb"],
     script:
         "../../scripts/extract_features.py"
 
@@ -38,8 +36,7 @@ rule extract_pixels:
     resources:
         mem_mb=lambda wildcards: int(config["memory_budget_mb"]) + 1000,
     params:
-        dataset=config["dataset"],
+        dataset=LABELLED_SUBSETS,
         seed=config["seed"],
-        memory_budget_mb=config["memory_budget_mb"],
     script:
         "../../scripts/extract_pixels.py"

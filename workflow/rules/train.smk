@@ -14,7 +14,7 @@ rule train_model:
         model=model_params,
         patch_split=config["dataset"]["patch_split"],
         patch_size=config["patch_size"],
-        training=config["training"],
+        training=MODEL_TRAINING,
     script:
         "../../scripts/train_model.py"
 
