@@ -15,6 +15,8 @@ from pathlib import Path
 # Import aecore from this checkout, also in environments where it is not installed.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from aecore._files import apply_default_mode  # noqa: E402 (loads no numpy)
+
 THREAD_VARIABLES = (
     "OMP_NUM_THREADS",
     "OPENBLAS_NUM_THREADS",
@@ -64,6 +66,7 @@ def atomic_path(path):
     )
     os.close(handle)
     try:
+        apply_default_mode(temporary)
         yield temporary
         os.replace(temporary, path)
     finally:

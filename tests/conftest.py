@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import sys
 import tarfile
 import types
@@ -225,3 +226,20 @@ def fake_cupy(monkeypatch):
     module = make_fake_cupy()
     monkeypatch.setitem(sys.modules, "cupy", module)
     return module
+
+
+@pytest.fixture
+def umask_027():
+    """Run a test under umask 027 (group may read, others get nothing)."""
+    previous = os.umask(0o027)
+    yield
+    os.umask(previous)
+
+
+def file_modes(root: Path) -> dict[str, int]:
+    """Permission bits of ``root`` and of everything under it, by relative path."""
+    paths = [root, *root.rglob("*")] if root.is_dir() else [root]
+    return {
+        str(path.relative_to(root.parent)): path.stat().st_mode & 0o777
+        for path in paths
+    }

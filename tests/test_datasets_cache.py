@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import file_modes
 
 import aecore
 from aecore.datasets import DatasetError, open_dataset, prepare_dataset
@@ -374,3 +375,12 @@ def test_write_images_across_remaps(tmp_path, monkeypatch):
     dataset = open_dataset(tmp_path / "ds")
     np.testing.assert_array_equal(dataset.images("train"), expected)
     np.testing.assert_array_equal(dataset.images("test"), expected[[1, 0]])
+
+
+def test_prepared_dataset_follows_umask(tmp_path, source, umask_027):
+    prepare_dataset("folder", source, tmp_path / "out")
+    assert file_modes(tmp_path / "out") == {
+        "out": 0o750,
+        "out/meta.json": 0o640,
+        "out/unlabeled_images.npy": 0o640,
+    }

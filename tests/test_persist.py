@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import file_modes
 from numpy.testing import assert_allclose
 
 from aecore.model import AutoencoderSpec, init_theta
@@ -162,3 +163,17 @@ def test_trained_model_validation(trained):
         TrainedModel({"visible_size": 12}, trained.theta, normalizer, patch_size=2)
     with pytest.raises(ValueError, match="model must be a TrainedModel"):
         save_model("unused", {"theta": trained.theta})
+
+
+def test_saved_model_follows_umask(tmp_path, trained, umask_027):
+    # Files and the directory get the modes open() and mkdir() give under the
+    # umask, not the owner-only modes of a temporary directory.
+    path = save_model(tmp_path / "model", trained)
+    modes = file_modes(path)
+    assert modes.pop("model") == 0o750
+    assert modes == {
+        "model/history.csv": 0o640,
+        "model/meta.json": 0o640,
+        "model/norm.npz": 0o640,
+        "model/theta.npy": 0o640,
+    }

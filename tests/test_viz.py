@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import file_modes
 from numpy.testing import assert_allclose
 from PIL import Image
 
@@ -69,3 +70,8 @@ def test_display_layer_writes_png(tmp_path):
     display_layer(X, path, scale=1)
     with Image.open(path) as image:
         assert image.size == (37, 37)
+
+
+def test_png_follows_umask(tmp_path, umask_027):
+    path = display_layer(np.zeros((4, 12)), tmp_path / "grid.png")
+    assert file_modes(path) == {"grid.png": 0o640}

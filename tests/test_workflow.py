@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from conftest import file_modes
 
 from aecore.naming import ModelPoint, model_name
 
@@ -301,6 +302,14 @@ def test_atomic_path_leaves_nothing_on_error(tmp_path):
         Path(temporary).write_text("whole")
     assert target.read_text() == "whole"
     assert list(tmp_path.iterdir()) == [target]
+
+
+def test_atomic_path_follows_umask(tmp_path, umask_027):
+    helpers = _script_helpers()
+    target = tmp_path / "table.csv"
+    with helpers.atomic_path(target) as temporary:
+        Path(temporary).write_text("a,b\n")
+    assert file_modes(target) == {"table.csv": 0o640}
 
 
 TABLES = [

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from ._files import apply_default_mode
 from ._validation import check_int
 from .model import AutoencoderSpec, check_theta
 from .patches import PatchNormalizer, ZCAWhitener
@@ -131,6 +132,7 @@ def save_model(directory, model: TrainedModel, *, overwrite: bool = True) -> Pat
 
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
+        apply_default_mode(staging)
         _write_files(staging, model)
         _move_into_place(staging, target)
     except BaseException:

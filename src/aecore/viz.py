@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._files import apply_default_mode
 from ._validation import check_finite, check_int, check_real, patch_side
 
 
@@ -123,6 +124,7 @@ def display_layer(
     )
     try:
         with os.fdopen(handle, "wb") as stream:
+            apply_default_mode(temporary)
             Image.fromarray(pixels).save(stream, format="PNG")
         os.replace(temporary, path)
     except BaseException:

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from .._files import apply_default_mode
 from .errors import DatasetError
 
 logger = logging.getLogger(__name__)
@@ -328,6 +329,7 @@ class DatasetBuilder:
         self.out_dir.parent.mkdir(parents=True, exist_ok=True)
         prefix = f".{self.out_dir.name}{PARTIAL_MARKER}{os.getpid()}-"
         self.tmp_dir = Path(tempfile.mkdtemp(prefix=prefix, dir=self.out_dir.parent))
+        apply_default_mode(self.tmp_dir)
         self.counts: dict[str, int] = {}
         self.labeled: dict[str, bool] = {}
         self.image_shape: tuple[int, int, int] | None = None
