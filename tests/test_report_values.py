@@ -156,6 +156,42 @@ def test_provenance_values_are_escaped(results):
     assert "default_model:" in values.files["config.txt"]
 
 
+@pytest.mark.parametrize(
+    ("counts", "patch_split", "expected"),
+    [
+        (
+            {"train": 50, "test": 10, "unlabeled": 90},
+            "auto",
+            "PatchesUnseenByClassifiers",
+        ),
+        ({"train": 50, "test": 10}, "auto", "PatchesFromClassifierTrainSplit"),
+        ({"train": 50, "test": 10}, "train", "PatchesFromClassifierTrainSplit"),
+        ({"train": 50, "test": 10}, "test", "PatchesFromClassifierTestSplit"),
+    ],
+)
+def test_patch_split_statement_follows_splits(tmp_path, counts, patch_split, expected):
+    # The report states whether the classifiers see the autoencoders' images, so
+    # the statement must follow the run's splits, not assume an unlabelled one.
+    config = {**CONFIG, "dataset": {**CONFIG["dataset"], "patch_split": patch_split}}
+    provenance = {"dataset": {"kind": "folder", "counts": counts}, "config": config}
+    (tmp_path / "provenance.json").write_text(json.dumps(provenance))
+    flags = collect_values(tmp_path).flags
+    statements = (
+        "PatchesUnseenByClassifiers",
+        "PatchesFromClassifierTrainSplit",
+        "PatchesFromClassifierTestSplit",
+    )
+    assert [name for name in statements if flags[name]] == [expected]
+
+
+@pytest.mark.parametrize(("folds", "expected"), [(False, True), (True, False)])
+def test_folds_turned_off_follows_config(tmp_path, folds, expected):
+    classify = {**CONFIG["classify"], "folds": folds}
+    provenance = {"config": {**CONFIG, "classify": classify}}
+    (tmp_path / "provenance.json").write_text(json.dumps(provenance))
+    assert collect_values(tmp_path).flags["FoldsTurnedOff"] is expected
+
+
 def test_non_converged_run_is_counted_and_shaded(results):
     values = collect_values(results)
     assert not values.flags["AllConverged"]

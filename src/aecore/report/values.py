@@ -183,6 +183,10 @@ FLAG_NAMES = (
     "HaveGpu",
     "HavePackageVersions",
     "HaveConfig",
+    "PatchesUnseenByClassifiers",
+    "PatchesFromClassifierTrainSplit",
+    "PatchesFromClassifierTestSplit",
+    "FoldsTurnedOff",
 )
 
 #: Prefix of every generated macro and flag, which keeps them apart from LaTeX's own.
@@ -343,12 +347,19 @@ def _add_provenance(values: ReportValues, provenance: Mapping) -> None:
     split_names = {"unlabeled": "unlabelled", "train": "training", "test": "test"}
     if split:
         macros["PatchSplit"] = _text(split_names.get(split, split))
+        train_split = dataset_config.get("train_split", "train")
+        test_split = dataset_config.get("test_split", "test")
+        flags = values.flags
+        flags["PatchesFromClassifierTrainSplit"] = split == train_split
+        flags["PatchesFromClassifierTestSplit"] = split == test_split
+        flags["PatchesUnseenByClassifiers"] = split not in (train_split, test_split)
     classify = config.get("classify") or {}
     names = [_classifier_label(name) for name in classify.get("classifiers", [])]
     if names:
         macros["ClassifierList"] = _join_words(names)
     if classify.get("primary"):
         macros["PrimaryClassifier"] = _classifier_label(classify["primary"])
+    values.flags["FoldsTurnedOff"] = classify.get("folds") is False
 
     git = provenance.get("git") or {}
     commit = git.get("commit")
