@@ -155,8 +155,65 @@ def test_sampling_and_normalisation():
         normalize_data(np.zeros((2, 10)))
 
 
+@pytest.mark.parametrize(
+    "images",
+    [np.zeros(192), np.zeros((0, 192)), np.full((2, 192), np.nan), np.zeros((2, 8, 8))],
+)
+def test_normalize_data_errors_name_images(images):
+    with pytest.raises(ValueError, match="^images "):
+        normalize_data(images)
+
+
 def test_display_layer_default_name(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     display_layer(np.random.default_rng(5).normal(size=(10, 192)))
     with Image.open(tmp_path / "layer.png") as image:
         assert image.format == "PNG"
+
+
+THETA_12_4 = np.zeros(12 * 4 * 2 + 4 + 12)
+DATA_12 = np.full((3, 12), 0.5)
+IMAGES_8X8 = np.full((2, 8 * 8 * 3), 0.5)
+NON_REAL_ARRAYS = {
+    "complex": lambda good: good.astype(complex),
+    "text": lambda good: good.astype(str),
+    "object": lambda good: good.astype(object),
+    "ragged": lambda good: [good.tolist(), good[:-1].tolist()],
+}
+ARRAY_ARGUMENTS = {
+    "loss theta": (
+        "theta",
+        THETA_12_4,
+        lambda v: autoencoder_loss(v, 12, 4, 1e-4, 0.01, 3.0, DATA_12),
+    ),
+    "loss data": (
+        "data",
+        DATA_12,
+        lambda v: autoencoder_loss(THETA_12_4, 12, 4, 1e-4, 0.01, 3.0, v),
+    ),
+    "transform theta": (
+        "theta",
+        THETA_12_4,
+        lambda v: autoencoder_transform(v, 12, 4, 2, DATA_12),
+    ),
+    "transform data": (
+        "data",
+        DATA_12,
+        lambda v: autoencoder_transform(THETA_12_4, 12, 4, 2, v),
+    ),
+    "sample images": ("images", IMAGES_8X8, lambda v: sample_patches(v, 5, 4)),
+    "normalize images": ("images", IMAGES_8X8, normalize_data),
+    "display X": ("X", IMAGES_8X8, display_layer),
+}
+
+
+@pytest.mark.parametrize("kind", NON_REAL_ARRAYS)
+@pytest.mark.parametrize("argument", ARRAY_ARGUMENTS)
+def test_non_real_arrays_rejected_by_name(argument, kind, tmp_path, monkeypatch):
+    # Complex values must not lose their imaginary part in silence, and text,
+    # objects and ragged rows must fail with a message naming the argument.
+    monkeypatch.chdir(tmp_path)
+    name, good, call = ARRAY_ARGUMENTS[argument]
+    with pytest.raises(ValueError, match=rf"^{name} must "):
+        call(NON_REAL_ARRAYS[kind](good))
+    assert not (tmp_path / "layer.png").exists()

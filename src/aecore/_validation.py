@@ -84,9 +84,36 @@ def check_finite(name: str, array: np.ndarray) -> None:
         )
 
 
+def as_real_array(name: str, value) -> np.ndarray:
+    """Return ``value`` as an array of booleans, integers or floats, or raise.
+
+    Complex arrays are rejected rather than cast, because a cast would drop the
+    imaginary part without an error.
+    """
+    try:
+        array = np.asarray(value)
+    except ValueError:
+        # NumPy raises ValueError for nested sequences of unequal lengths.
+        raise ValueError(
+            f"{name} must be an array of real numbers with rows of equal length; "
+            "its nested sequences have different lengths."
+        ) from None
+    check_real_dtype(name, array.dtype)
+    return array
+
+
+def check_real_dtype(name: str, dtype) -> None:
+    """Raise ValueError unless ``dtype`` is a boolean, integer or float type."""
+    if np.dtype(dtype).kind not in "biuf":
+        raise ValueError(
+            f"{name} must be an array of real numbers (bool, integer or float), got "
+            f"dtype {dtype}."
+        )
+
+
 def as_float_matrix(name: str, data, n_columns: int | None = None) -> np.ndarray:
     """Return ``data`` as a 2-D floating array, checking columns and finiteness."""
-    array = np.asarray(data)
+    array = as_real_array(name, data)
     if array.ndim != 2:
         raise ValueError(
             f"{name} must be a 2-D array (samples as rows), got shape {array.shape}."
@@ -100,8 +127,6 @@ def as_float_matrix(name: str, data, n_columns: int | None = None) -> np.ndarray
             f"{name} must have {n_columns} columns (visible_size), got shape "
             f"{array.shape}."
         )
-    if array.dtype.kind not in "biuf":
-        raise ValueError(f"{name} must be numeric, got dtype {array.dtype}.")
     check_finite(name, array)
     return array
 

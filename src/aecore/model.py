@@ -21,6 +21,7 @@ import numpy as np
 from . import _objective
 from ._validation import (
     as_float_matrix,
+    as_real_array,
     check_choice,
     check_float_dtype,
     check_int,
@@ -197,7 +198,7 @@ def unpack(theta: np.ndarray, spec: AutoencoderSpec):
 
 def check_theta(theta, spec: AutoencoderSpec) -> np.ndarray:
     """Return ``theta`` as a 1-D float array of the right length, or raise."""
-    theta = np.asarray(theta)
+    theta = as_real_array("theta", theta)
     if theta.ndim != 1 or theta.shape[0] != spec.n_params:
         raise ValueError(
             f"theta must be a 1-D array of {spec.n_params} values for layer sizes "

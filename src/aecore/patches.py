@@ -13,10 +13,12 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ._validation import (
+    as_real_array,
     check_finite,
     check_float_dtype,
     check_int,
     check_real,
+    check_real_dtype,
     patch_side,
 )
 
@@ -36,7 +38,8 @@ def as_image_array(images, name: str = "images"):
     """
     lazy = all(hasattr(images, name) for name in ("shape", "dtype", "__getitem__"))
     if not isinstance(images, np.ndarray) and not (lazy and len(images.shape) == 4):
-        images = np.asarray(images)
+        images = as_real_array(name, images)
+    check_real_dtype(name, images.dtype)
     if len(images.shape) == 4 and images.shape[-1] == 3:
         if images.shape[0] < 1:
             raise ValueError(
@@ -143,7 +146,7 @@ def _channel_view(patches: np.ndarray, name: str) -> np.ndarray:
                 f"{name} rows must hold RGB pixels (a multiple of 3 values), got "
                 f"{patches.shape[1]} values per row."
             )
-        return patches.reshape(patches.shape[0], -1, 3)
+        return patches.reshape(patches.shape[0], patches.shape[1] // 3, 3)
     if patches.ndim >= 3 and patches.shape[-1] == 3:
         return patches.reshape(patches.shape[0], -1, 3)
     raise ValueError(
@@ -196,7 +199,7 @@ class PatchNormalizer:
         ----------
         patches : ndarray of shape (n, 3 * k) or (n, ..., 3)
         """
-        view = _channel_view(np.asarray(patches), "patches")
+        view = _channel_view(as_real_array("patches", patches), "patches")
         check_finite("patches", view)
         n_values = view.shape[0] * view.shape[1]
         if n_values == 0:
@@ -235,7 +238,7 @@ class PatchNormalizer:
         Parameters
         ----------
         patches : ndarray of shape (n, 3 * k) or (n, ..., 3)
-            Raw values, any numeric dtype.
+            Raw values of a boolean, integer or float dtype.
         dtype : {"float64", "float32"}, default "float64"
         out : ndarray, optional
             Preallocated result of the same shape and ``dtype``.
@@ -245,7 +248,7 @@ class PatchNormalizer:
         ndarray of the input's shape, values in [out_low, out_high]
         """
         dtype = check_float_dtype("dtype", dtype)
-        patches = np.asarray(patches)
+        patches = as_real_array("patches", patches)
         view = _channel_view(patches, "patches")
         check_finite("patches", view)
         scale, shift = self._affine()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import patches as _patches
-from ._validation import patch_side
+from ._validation import as_real_array, check_finite
 
 
 def normalize_data(images) -> np.ndarray:
@@ -28,9 +28,11 @@ def normalize_data(images) -> np.ndarray:
     -------
     ndarray of shape (N, D), float64
     """
-    images = np.asarray(images)
-    if images.ndim == 2:
-        patch_side("images", images.shape[1])
+    images = as_real_array("images", images)
+    # Only the checks of shape and row count are needed, so the (N, H, W, 3) view it
+    # returns is dropped and the result keeps the layout of ``images``.
+    _patches.as_image_array(images, "images")
+    check_finite("images", images)
     return _patches.PatchNormalizer().fit_transform(images)
 
 

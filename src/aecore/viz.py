@@ -10,7 +10,13 @@ from pathlib import Path
 import numpy as np
 
 from ._files import apply_default_mode
-from ._validation import check_finite, check_int, check_real, patch_side
+from ._validation import (
+    as_real_array,
+    check_finite,
+    check_int,
+    check_real,
+    patch_side,
+)
 
 
 def tile_grid(
@@ -41,15 +47,13 @@ def tile_grid(
     to 1 across all three channels (a constant tile becomes mid-grey). Filters thus
     show their pattern whatever their scale.
     """
-    X = np.asarray(X)
+    X = as_real_array("X", X)
     if X.ndim == 1:
         X = X[np.newaxis, :]
     if X.ndim != 2 or X.shape[0] < 1:
         raise ValueError(
             f"X must be a 2-D array with one tile per row, got shape {X.shape}."
         )
-    if X.dtype.kind not in "biuf":
-        raise ValueError(f"X must be numeric, got dtype {X.dtype}.")
     side = patch_side("X", X.shape[1])
     check_finite("X", X)
     separator = check_int("separator", separator, minimum=0)
