@@ -82,21 +82,28 @@ def write_json(data, path):
             handle.write("\n")
 
 
-def check_memory_budget(n_bytes, budget_mb, description, remedy=None):
+def check_memory_budget(
+    n_bytes, budget_mb, description, remedy=None, *, dense_features=True
+):
     """Raise if ``n_bytes`` exceeds the config's memory budget.
 
     ``remedy`` names one more config key that lowers the need, besides the keys
-    that shrink every feature set.
+    that shrink every feature set. ``dense_features`` is False for raw pixels,
+    whose size stride and pooling do not change.
     """
     needed_mb = n_bytes / 2**20
     if needed_mb > budget_mb:
-        extra = f"{remedy}, " if remedy else ""
+        remedies = [remedy] if remedy else []
+        if dense_features:
+            remedies.append(
+                "a larger stride or pooling: quadrant in features.default and "
+                "features.strides"
+            )
+        remedies.append("fewer images with dataset.max_train and dataset.max_test")
         raise MemoryError(
             f"The {description} would take {needed_mb:.0f} MiB, more than "
             f"memory_budget_mb ({budget_mb:g} MiB). Raise memory_budget_mb if the "
-            f"machine has the memory, or set {extra}a larger stride or pooling: "
-            "quadrant in features.default and features.strides, or fewer images "
-            "with dataset.max_train and dataset.max_test."
+            f"machine has the memory, or set {', or '.join(remedies)}."
         )
     logging.getLogger(__name__).info(
         "The %s takes about %.0f MiB (budget %g MiB)", description, needed_mb, budget_mb

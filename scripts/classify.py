@@ -37,6 +37,8 @@ check_memory_budget(
     smk.config["memory_budget_mb"],
     f"fit of {classifier} on {features}",
     remedy=f"classify.options.{classifier}.pca",
+    # Raw-pixel feature sets are named raw/pixels (RAW_FEATURES in common.smk).
+    dense_features=not features.startswith("raw/"),
 )
 X_train = np.asarray(X_train)
 X_test = np.asarray(X_test)

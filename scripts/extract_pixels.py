@@ -25,6 +25,7 @@ check_memory_budget(
     n_images * int(np.prod(image_shape)) * 4,
     snakemake.config["memory_budget_mb"],  # noqa: F821
     f"raw-pixel feature set ({n_images} images of shape {image_shape})",
+    dense_features=False,
 )
 
 features = {}

@@ -290,6 +290,21 @@ def test_memory_budget_message_names_keys():
     helpers.check_memory_budget(2**20, 2048, "small feature set")
 
 
+def test_memory_budget_message_for_pixels():
+    # Stride and pooling do not change the size of raw-pixel features, so the
+    # message must not offer them as a remedy.
+    helpers = _script_helpers()
+    with pytest.raises(MemoryError) as caught:
+        helpers.check_memory_budget(
+            3 * 2**30, 2048, "raw-pixel feature set", dense_features=False
+        )
+    message = str(caught.value)
+    assert "stride" not in message
+    assert "features.strides" not in message
+    for key in ("memory_budget_mb", "dataset.max_train", "dataset.max_test"):
+        assert key in message
+
+
 def test_atomic_path_leaves_nothing_on_error(tmp_path):
     helpers = _script_helpers()
     target = tmp_path / "out.csv"
