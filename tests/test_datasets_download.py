@@ -320,6 +320,8 @@ def test_prepare_stl10_offline_message(closed_port, tmp_path):
     assert str(download_dir / "stl10_binary.tar.gz") in message
     assert str(download_dir / "stl10_binary" / "train_X.bin") in message
     assert "--source PATH" in message
+    # The workflow has no command-line flag for the source; its config key is named.
+    assert "dataset.source" in message
     assert not (tmp_path / "out").exists()
 
 

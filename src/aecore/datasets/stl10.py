@@ -347,7 +347,8 @@ def build_stl10(
         f"Without network access, download {STL10_ARCHIVE_NAME} on another machine"
         f" and put it at {archive}, or extract it there so that"
         f" {data_dir / STL10_FOLDER_NAME / 'train_X.bin'} exists, or pass the archive"
-        " or the extracted folder as the source (--source PATH)"
+        " or the extracted folder as the source (--source PATH for aecore-prepare,"
+        " dataset.source in the workflow's config)"
     )
     digest = download_file(
         options["url"],
