@@ -213,6 +213,59 @@ def test_parse_exponent_strings_converts_yaml11_numbers():
     assert config["path"] == "run-1e4x"
 
 
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("1.0e4", 10000.0), ("2.5E3", 2500.0), (".5e3", 500.0), ("-1.5e2", -150.0)],
+)
+def test_parse_exponent_strings_decimal_mantissa(text, value):
+    # YAML 1.1 reads an exponent without a sign as a string, also after a decimal
+    # mantissa, so these forms need the same conversion as 1e-4.
+    assert yaml.safe_load(f"x: {text}")["x"] == text
+    assert parse_exponent_strings(text) == value
+
+
+SCHEMA = {
+    "$defs": {"rate": {"type": "number", "minimum": 0}},
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "rate": {"$ref": "#/$defs/rate"},
+        "rates": {"type": "array", "items": {"$ref": "#/$defs/rate"}},
+        "limit": {"oneOf": [{"type": "null"}, {"type": "integer"}]},
+        "either": {"type": ["string", "number"]},
+        "files": {"type": "array", "items": {"type": "string"}},
+        "options": {
+            "type": "object",
+            "properties": {"tag": {"type": "string"}, "C": {"type": "number"}},
+        },
+    },
+}
+
+
+def test_parse_exponent_strings_follows_schema():
+    # A quoted "1e5" where the schema expects a string (a dataset name, a path)
+    # stays a string; only places that admit a number are converted.
+    config = {
+        "name": "1e5",
+        "rate": "1e-4",
+        "rates": ["1e-4", "2.5e3"],
+        "limit": "1e3",
+        "either": "5e-1",
+        "files": ["2e3"],
+        "options": {"tag": "3e2", "C": "1e-2"},
+        "unknown": "1e2",
+    }
+    parse_exponent_strings(config, SCHEMA)
+    assert config["name"] == "1e5"
+    assert config["rate"] == 0.0001
+    assert config["rates"] == [0.0001, 2500.0]
+    assert config["limit"] == 1000.0
+    assert config["either"] == 0.5
+    assert config["files"] == ["2e3"]
+    assert config["options"] == {"tag": "3e2", "C": 0.01}
+    assert config["unknown"] == 100.0
+
+
 def test_parse_exponent_strings_keeps_other_values():
     assert parse_exponent_strings("1e") == "1e"
     assert parse_exponent_strings("e5") == "e5"

@@ -148,6 +148,24 @@ def test_yaml11_exponent_numbers_accepted(tmp_path):
     assert override.returncode == 0, override.stdout
 
 
+def test_exponent_strings_follow_schema(tmp_path):
+    # A decimal mantissa with an unsigned exponent is also a string in YAML 1.1
+    # and must read as a number, while a name that looks like a number must stay
+    # the name.
+    config = load_preset("quick.yaml")
+    config["memory_budget_mb"] = "BUDGET"
+    config["default_model"]["weight_decay"] = "DECAY"
+    config["dataset"]["name"] = "1e5"
+    text = yaml.safe_dump(config)
+    text = text.replace("BUDGET", "2.5e3").replace("DECAY", "1.0e-4")
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    result = snakemake("--dry-run", "--configfile", path, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert "results/data/1e5" in result.stdout
+    assert "_lam0.0001_" in result.stdout
+
+
 def test_model_job_uses_canonical_name(tmp_path):
     config = load_preset("quick.yaml")
     config["default_model"]["weight_decay"] = 1.0e-4

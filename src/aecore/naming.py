@@ -340,23 +340,32 @@ def parse_feature_set_name(name: str) -> tuple[int, str]:
     return int(match["stride"]), match["pooling"]
 
 
-# YAML 1.1, which PyYAML and so Snakemake follow, reads an exponent number without a
-# decimal point (``1e-4``, ``5E3``) as a string; YAML 1.2 and JSON read it as a number.
-_EXPONENT_STRING_RE = re.compile(r"[-+]?[0-9]+[eE][-+]?[0-9]+")
+# YAML 1.1, which PyYAML and so Snakemake follow, reads a number with an exponent as a
+# float only when it has a decimal point and a signed exponent, so 1e-4, 5E3 and 2.5e3
+# load as strings. YAML 1.2 and JSON read them as numbers.
+_EXPONENT_STRING_RE = re.compile(
+    r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+"
+)
 
 
-def parse_exponent_strings(data):
+def parse_exponent_strings(data, schema=None):
     """Convert strings such as ``"1e-4"`` inside nested dicts and lists to floats.
 
-    Config files are YAML 1.1, in which ``1e-4`` without a decimal point is a
-    string. Every string that is an integer mantissa with an exponent becomes the
-    float it spells, so ``1e-4``, ``1.0e-4`` and ``0.0001`` mean the same value.
-    Other strings and values are left as they are.
+    Config files are YAML 1.1, in which a number with an exponent loads as a string
+    unless it has both a decimal point and a signed exponent. Every string that
+    spells a number with an exponent (``1e-4``, ``5E3``, ``2.5e3``, ``.5e3``)
+    becomes the float it spells, so ``1e-4``, ``1.0e-4`` and ``0.0001`` mean the
+    same value. Other strings and values are left as they are.
 
     Parameters
     ----------
     data : object
         A value loaded from YAML: dicts and lists are walked, in place.
+    schema : dict, optional
+        JSON schema of ``data``. When given, only strings at places where the
+        schema admits a number are converted, so a string-typed value such as a
+        dataset name ``"1e5"`` stays a string. Places the schema does not
+        describe are converted.
 
     Returns
     -------
@@ -364,15 +373,69 @@ def parse_exponent_strings(data):
         ``data`` itself with the strings replaced, or the float when ``data`` is such
         a string.
     """
+    root = schema if schema is not None else {}
+    return _parse_exponent_strings(data, [] if schema is None else [schema], root)
+
+
+def _parse_exponent_strings(data, schemas: list, root: dict):
+    options = _schema_options(schemas, root)
     if isinstance(data, str) and _EXPONENT_STRING_RE.fullmatch(data):
-        return float(data)
+        return float(data) if _admits_number(options) else data
     if isinstance(data, dict):
         for key, value in data.items():
-            data[key] = parse_exponent_strings(value)
+            children = []
+            for option in options:
+                properties = option.get("properties", {})
+                extra = option.get("additionalProperties")
+                if key in properties:
+                    children.append(properties[key])
+                elif isinstance(extra, dict):
+                    children.append(extra)
+            data[key] = _parse_exponent_strings(value, children, root)
     elif isinstance(data, list):
+        children = [option["items"] for option in options if "items" in option]
         for index, value in enumerate(data):
-            data[index] = parse_exponent_strings(value)
+            data[index] = _parse_exponent_strings(value, children, root)
     return data
+
+
+def _schema_options(schemas: list, root: dict) -> list[dict]:
+    """Resolve local $ref links and flatten oneOf, anyOf and allOf alternatives."""
+    options = []
+    pending = list(schemas)
+    while pending:
+        node = pending.pop()
+        if not isinstance(node, dict):
+            continue
+        reference = node.get("$ref")
+        if isinstance(reference, str) and reference.startswith("#/"):
+            target = root
+            for part in reference[2:].split("/"):
+                target = target.get(part, {}) if isinstance(target, dict) else {}
+            pending.append(target)
+        for keyword in ("oneOf", "anyOf", "allOf"):
+            pending.extend(node.get(keyword, []))
+        options.append(node)
+    return options
+
+
+def _admits_number(options: list[dict]) -> bool:
+    """Tell whether a value described by ``options`` may be a number.
+
+    An empty list means the schema does not describe the value.
+    """
+    if not options:
+        return True
+    for option in options:
+        types = option.get("type")
+        if types is None:
+            continue
+        types = [types] if isinstance(types, str) else types
+        if "number" in types or "integer" in types:
+            return True
+    # A $ref holder or a oneOf wrapper has no type of its own. When no option has
+    # a type, the schema does not restrict the value, so it may be a number.
+    return all("type" not in option for option in options)
 
 
 def _to_float(value: object, argument: str) -> float:

@@ -3,6 +3,8 @@
 import sys
 from pathlib import Path
 
+import yaml
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -25,9 +27,11 @@ from aecore.naming import (
     parse_model_name,
 )
 
-# Snakemake loads the config as YAML 1.1, where 1e-4 is a string: read it as a number.
-parse_exponent_strings(config)
-validate(config, schema="../schemas/config.schema.yaml")
+# Snakemake loads the config as YAML 1.1, where 1e-4 is a string: read it as a number
+# wherever the schema expects one, and leave string keys such as dataset.name alone.
+CONFIG_SCHEMA = REPOSITORY / "workflow" / "schemas" / "config.schema.yaml"
+parse_exponent_strings(config, yaml.safe_load(CONFIG_SCHEMA.read_text()))
+validate(config, schema=str(CONFIG_SCHEMA))
 
 
 def unique(names):
