@@ -248,6 +248,24 @@ def test_primary_classifier_must_be_listed(tmp_path):
     assert "'classify.primary' must be one of" in result.stdout
 
 
+def test_default_profile_prints_no_empty_shell_lines(tmp_path):
+    # Every rule runs a script, so a profile that prints shell commands adds only
+    # "Shell command: None" after each job.
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(load_preset("quick.yaml")))
+    result = snakemake(
+        "--workflow-profile",
+        ROOT / "profiles" / "default",
+        "--dry-run",
+        "--configfile",
+        path,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout
+    assert "Using workflow specific profile" in result.stdout
+    assert "Shell command: None" not in result.stdout
+
+
 def test_single_target_builds_only_its_inputs(tmp_path):
     config = load_preset("quick.yaml")
     path = tmp_path / "config.yaml"
