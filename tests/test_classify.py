@@ -148,6 +148,34 @@ def test_subset_indices_no_limit():
         subset_indices(labels, 0)
 
 
+@pytest.mark.parametrize(
+    ("counts", "limit", "expected"),
+    [
+        # Fewer rows left out than there are classes.
+        ([100] * 10, 995, [100, 100, 100, 100, 100, 99, 99, 99, 99, 99]),
+        ([100] * 10, 999, None),
+        # A class with a single image.
+        ([50, 1], 10, [10, 0]),
+        ([50, 1], 50, [49, 1]),
+        # Fewer rows than classes.
+        ([100] * 10, 5, None),
+    ],
+)
+def test_subset_indices_edge_limits(counts, limit, expected):
+    # Limits that a stratified train/test split cannot make must still give
+    # exactly ``limit`` rows with proportional class shares.
+    labels = np.repeat(np.arange(len(counts)), counts)
+    chosen = subset_indices(labels, limit, seed=0)
+    assert chosen.shape == (limit,)
+    assert np.all(np.diff(chosen) > 0)
+    kept = np.bincount(labels[chosen], minlength=len(counts))
+    shares = np.asarray(counts) * limit / sum(counts)
+    assert np.all(np.abs(kept - shares) < 1)
+    if expected is not None:
+        assert sorted(kept.tolist(), reverse=True) == sorted(expected, reverse=True)
+    assert np.array_equal(chosen, subset_indices(labels, limit, seed=0))
+
+
 def test_restrict_folds():
     folds = [np.array([0, 1, 2]), np.array([3, 4, 5]), np.array([6, 7])]
     rows = np.array([1, 2, 4, 9])

@@ -365,10 +365,40 @@ def subset_indices(labels: np.ndarray, limit: int | None, seed: int = 0) -> np.n
         raise ValueError(f"limit must be a positive integer or None, got {limit!r}.")
     if limit is None or limit >= n:
         return np.arange(n, dtype=np.int64)
-    chosen, _ = train_test_split(
-        np.arange(n), train_size=int(limit), stratify=labels, random_state=seed
-    )
+    _, counts = np.unique(labels, return_counts=True)
+    n_classes = counts.size
+    if counts.min() >= 2 and min(limit, n - limit) >= n_classes:
+        # The stratified split of scikit-learn, kept where it works so that subsets
+        # stay the ones earlier versions chose.
+        chosen, _ = train_test_split(
+            np.arange(n), train_size=int(limit), stratify=labels, random_state=seed
+        )
+    else:
+        # That split needs two rows per class and at least one row per class on
+        # both sides. Other limits get proportional shares computed here instead.
+        chosen = _proportional_subset(labels, int(limit), seed)
     return np.sort(chosen).astype(np.int64)
+
+
+def _proportional_subset(labels: np.ndarray, limit: int, seed: int) -> np.ndarray:
+    """Draw ``limit`` rows with class shares rounded by the largest remainder."""
+    rng = np.random.default_rng(seed)
+    classes, inverse, counts = np.unique(
+        labels, return_inverse=True, return_counts=True
+    )
+    quotas = counts * limit / labels.shape[0]
+    shares = np.floor(quotas).astype(np.int64)
+    # The fractions sum to the rows still missing, and each is below 1, so the
+    # classes with the largest fractions each get one more row, never beyond
+    # their count. Random keys break ties between equal fractions.
+    missing = limit - int(shares.sum())
+    order = np.lexsort((rng.random(classes.size), -(quotas - shares)))
+    shares[order[:missing]] += 1
+    chosen = [
+        rng.choice(np.flatnonzero(inverse == index), size=share, replace=False)
+        for index, share in enumerate(shares)
+    ]
+    return np.concatenate(chosen)
 
 
 def restrict_folds(
