@@ -187,36 +187,54 @@ def _set(config, keys, value):
 @pytest.mark.parametrize(
     ("keys", "value", "message"),
     [
-        (["bogus_key"], 1, r"'bogus_key' was unexpected"),
-        (["dataset", "bogus_key"], 1, r"'bogus_key' was unexpected"),
+        (["bogus_key"], 1, r"'bogus_key' is not a known key; the top level allows "),
+        (
+            ["dataset", "bogus_key"],
+            1,
+            r"'dataset\.bogus_key' is not a known key; 'dataset' allows kind, ",
+        ),
         (
             ["default_model", "sparsity_target"],
             2,
-            r"On instance\['default_model'\]\['sparsity_target'\]",
+            r"'default_model\.sparsity_target' must be a number > 0 and < 1 "
+            r"\(Target mean activation rho.*\); got 2\.",
         ),
         (
             ["ablation", "sparsity_target"],
             [0.01, 2],
-            r"On instance\['ablation'\]\['sparsity_target'\]\[1\]",
+            r"'ablation\.sparsity_target\[1\]' must be a number > 0 and < 1 .*; "
+            r"got 2\.",
         ),
         (
             ["features", "strides"],
             [{"stride": 0, "pooling": "concat"}],
-            r"On instance\['features'\]\['strides'\]\[0\]\['stride'\]",
+            r"'features\.strides\[0\]\.stride' must be an integer >= 1 .*; got 0\.",
         ),
-        (["patch_count"], [], r"On instance\['patch_count'\]"),
+        (
+            ["patch_count"],
+            [],
+            r"'patch_count' must be a list of at least 1 item.*; got \[\]\.",
+        ),
         (
             ["ablation", "weight_decay"],
             [],
-            r"On instance\['ablation'\]\['weight_decay'\]",
+            r"'ablation\.weight_decay' must be a list of at least 1 item.*; got \[\]",
         ),
-        (["depth"], [], r"On instance\['depth'\]"),
-        (["classify", "classifiers"], ["knn"], r"'knn' is not one of"),
-        (["memory_budget_mb"], 0, r"On instance\['memory_budget_mb'\]"),
+        (["depth"], [], r"'depth' must be a list of at least 1 item.*; got \[\]\."),
+        (
+            ["classify", "classifiers"],
+            ["knn"],
+            r"'classify\.classifiers\[0\]' must be one of 'logreg', .*; got 'knn'\.",
+        ),
+        (
+            ["memory_budget_mb"],
+            0,
+            r"'memory_budget_mb' must be a number > 0 .*; got 0\.",
+        ),
         (
             ["default_model", "weight_decay"],
             "1e-4x",
-            r"'1e-4x' is not of type 'number'",
+            r"'default_model\.weight_decay' must be a number >= 0 .*; got '1e-4x'\.",
         ),
     ],
 )
@@ -225,8 +243,11 @@ def test_invalid_config_stops_dry_run(keys, value, message, tmp_path):
     _set(config, keys, value)
     result = dry_run(config, tmp_path)
     assert result.returncode != 0
-    assert "Error validating config file" in result.stdout
+    assert "Invalid config:" in result.stdout
     assert re.search(message, result.stdout), result.stdout
+    # One line per problem, not the whole schema and config.
+    assert len(result.stdout.splitlines()) < 30, result.stdout
+    assert "Failed validating" not in result.stdout
     assert not (tmp_path / "results").exists()
 
 

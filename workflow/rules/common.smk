@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 
@@ -16,6 +16,7 @@ REPOSITORY = Path(workflow.basedir).parent
 sys.path.insert(0, str(REPOSITORY / "src"))
 
 from aecore.classify import CLASSIFIERS
+from aecore.config import validate_config
 from aecore.naming import (
     MODEL_NAME_PATTERN,
     POOLINGS,
@@ -29,9 +30,12 @@ from aecore.naming import (
 
 # Snakemake loads the config as YAML 1.1, where 1e-4 is a string: read it as a number
 # wherever the schema expects one, and leave string keys such as dataset.name alone.
+# validate_config fills in the schema's defaults and, for an invalid config, raises
+# one line per problem instead of snakemake.utils.validate's dump of the schema.
 CONFIG_SCHEMA = REPOSITORY / "workflow" / "schemas" / "config.schema.yaml"
-parse_exponent_strings(config, yaml.safe_load(CONFIG_SCHEMA.read_text()))
-validate(config, schema=str(CONFIG_SCHEMA))
+CONFIG_SCHEMA_DATA = yaml.safe_load(CONFIG_SCHEMA.read_text())
+parse_exponent_strings(config, CONFIG_SCHEMA_DATA)
+validate_config(config, CONFIG_SCHEMA_DATA)
 
 
 def unique(names):

@@ -1,0 +1,102 @@
+"""Validation of the workflow config: defaults and one-line problem messages."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from aecore.config import MAX_LISTED_PROBLEMS, ConfigError, validate_config
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = yaml.safe_load(
+    (ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text()
+)
+
+
+def quick_config():
+    return yaml.safe_load((ROOT / "config" / "quick.yaml").read_text())
+
+
+@pytest.mark.parametrize("preset", ["config.yaml", "cifar10.yaml", "quick.yaml"])
+def test_presets_are_valid(preset):
+    config = yaml.safe_load((ROOT / "config" / preset).read_text())
+    assert validate_config(config, SCHEMA) is config
+
+
+def test_defaults_fill_missing_keys():
+    config = quick_config()
+    del config["training"]
+    del config["seed"]
+    validate_config(config, SCHEMA)
+    assert config["seed"] == 0
+    # training itself defaults to {}, and its keys then get their own defaults.
+    assert config["training"] == {
+        "maxiter": 400,
+        "log_every": 10,
+        "dtype": "float64",
+        "backend": "numpy",
+    }
+
+
+def test_defaults_are_copies():
+    first = quick_config()
+    second = quick_config()
+    del first["speed"]
+    del second["speed"]
+    validate_config(first, SCHEMA)
+    validate_config(second, SCHEMA)
+    first["speed"]["extra_timings"].append("gpu.csv")
+    assert second["speed"]["extra_timings"] == []
+
+
+def test_unknown_key_named_with_allowed_keys():
+    config = quick_config()
+    config["default_model"]["sparsity_targt"] = 0.05
+    with pytest.raises(ConfigError) as caught:
+        validate_config(config, SCHEMA)
+    message = str(caught.value)
+    assert "'default_model.sparsity_targt' is not a known key" in message
+    assert "sparsity_target" in message
+    assert "Got 0.05." in message
+
+
+def test_bound_message_has_description_and_value():
+    config = quick_config()
+    config["default_model"]["sparsity_target"] = 1.5
+    with pytest.raises(ConfigError) as caught:
+        validate_config(config, SCHEMA)
+    message = str(caught.value)
+    assert "'default_model.sparsity_target' must be a number > 0 and < 1" in message
+    assert "Target mean activation rho" in message
+    assert message.endswith("got 1.5.")
+
+
+def test_missing_key_named():
+    config = quick_config()
+    del config["dataset"]["kind"]
+    with pytest.raises(ConfigError) as caught:
+        validate_config(config, SCHEMA)
+    message = str(caught.value)
+    assert "'dataset.kind' is missing" in message
+    assert "'stl10'" in message
+
+
+def test_nullable_value_lists_both_forms():
+    config = quick_config()
+    config["dataset"]["max_train"] = 0
+    with pytest.raises(ConfigError) as caught:
+        validate_config(config, SCHEMA)
+    assert "'dataset.max_train' must be null or an integer >= 1" in str(caught.value)
+
+
+def test_many_problems_are_counted():
+    config = quick_config()
+    extra = MAX_LISTED_PROBLEMS + 3
+    for index in range(extra):
+        config[f"bogus_{index}"] = index
+    with pytest.raises(ConfigError) as caught:
+        validate_config(copy.deepcopy(config), SCHEMA)
+    lines = str(caught.value).splitlines()
+    assert len(lines) == 1 + MAX_LISTED_PROBLEMS + 1
+    assert lines[-1].strip() == "... and 3 more problems."
