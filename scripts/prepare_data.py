@@ -8,7 +8,8 @@ from aecore.datasets import prepare_dataset  # noqa: E402
 
 smk = snakemake  # noqa: F821
 kind = smk.params.kind
-options = {}
+# Reader options from dataset.options, except workers, which arrives as the threads.
+options = dict(smk.params.options)
 if kind == "stl10" and smk.params.url:
     options["url"] = smk.params.url
 if kind == "folder":

@@ -100,3 +100,28 @@ def test_many_problems_are_counted():
     lines = str(caught.value).splitlines()
     assert len(lines) == 1 + MAX_LISTED_PROBLEMS + 1
     assert lines[-1].strip() == "... and 3 more problems."
+
+
+@pytest.mark.parametrize(
+    ("kind", "options", "problem"),
+    [
+        ("folder", {"resize": True, "image_size": [32, 32], "workers": 2}, None),
+        ("pickles", {"row_layout": "chw", "label_base": 1}, None),
+        ("stl10", {"expected_size": None, "expected_counts": None}, None),
+        ("cifar10-python", {}, None),
+        ("cifar10-python", {"resize": True}, "'dataset.options' allows no keys"),
+        ("pickles", {"resize": True}, "allows label_base, row_layout"),
+        ("folder", {"image_size": [32, 32, 3]}, "of exactly 2 items"),
+        ("stl10", {"expected_sha256": "abc"}, "matching ^[0-9a-f]{64}$"),
+    ],
+)
+def test_dataset_options_follow_kind(kind, options, problem):
+    config = quick_config()
+    config["dataset"].update(kind=kind, options=options)
+    if problem is None:
+        validate_config(config, SCHEMA)
+        return
+    with pytest.raises(ConfigError) as caught:
+        validate_config(config, SCHEMA)
+    assert "'dataset.options" in str(caught.value)
+    assert problem in str(caught.value)

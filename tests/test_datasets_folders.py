@@ -133,7 +133,8 @@ def test_wrong_size_needs_resize(tmp_path, tree):
     (root / "test" / "dog" / "zz.png").write_bytes(png_bytes(big))
     with pytest.raises(
         DatasetError,
-        match=r"zz.png: image is 12x12 pixels \(height x width\), expected 8x8; set",
+        match=r"zz.png: image is 12x12 pixels \(height x width\), expected 8x8; set"
+        r" resize=True \(--resize for aecore-prepare, dataset.options.resize: true",
     ):
         prepare_dataset("folder", root, tmp_path / "out")
     dataset = prepare_dataset("folder", root, tmp_path / "out", resize=True)
@@ -160,7 +161,9 @@ def test_wrong_mode_needs_convert(tmp_path, tree):
     grey = np.random.default_rng(4).integers(0, 256, (SIZE, SIZE), dtype=np.uint8)
     (root / "train" / "ant" / "grey.png").write_bytes(png_bytes(grey))
     with pytest.raises(
-        DatasetError, match="grey.png: image mode is L, expected RGB; set convert=True"
+        DatasetError,
+        match="grey.png: image mode is L, expected RGB; set convert=True"
+        r" \(--convert for aecore-prepare, dataset.options.convert: true",
     ):
         prepare_dataset("folder", root, tmp_path / "out")
     dataset = prepare_dataset("folder", root, tmp_path / "out", convert=True)

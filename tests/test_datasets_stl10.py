@@ -160,7 +160,9 @@ def test_archive_checksum_recorded(tmp_path, release):
 def test_archive_size_mismatch(tmp_path, release):
     archive = write_archive(tmp_path / "stl10_binary.tar.gz", release[0])
     with pytest.raises(
-        DatasetError, match=r"size is \d+ bytes, expected 123.*--expected-size none"
+        DatasetError,
+        match=r"size is \d+ bytes, expected 123.*--expected-size none.*"
+        r"dataset.options.expected_size: null",
     ):
         prepare_small(archive, tmp_path / "out", expected_size=123)
     assert archive.exists()
@@ -183,7 +185,9 @@ def test_default_expected_size_checked(tmp_path, release):
 def test_official_counts_checked(tmp_path, release):
     folder = write_folder(tmp_path / "stl10_binary", release[0])
     with pytest.raises(
-        DatasetError, match=r"train_X.bin: 6 images, expected 5000.*--any-counts"
+        DatasetError,
+        match=r"train_X.bin: 6 images, expected 5000.*--any-counts.*"
+        r"dataset.options.expected_counts: null",
     ):
         prepare_dataset("stl10", folder, tmp_path / "out")
 

@@ -236,6 +236,17 @@ def _set(config, keys, value):
             "1e-4x",
             r"'default_model\.weight_decay' must be a number >= 0 .*; got '1e-4x'\.",
         ),
+        (
+            ["dataset", "options"],
+            {"row_layout": "chw"},
+            r"'dataset\.options\.row_layout' is not a known key; 'dataset\.options' "
+            r"allows convert, image_size, resize, workers \(Options of the folder ",
+        ),
+        (
+            ["dataset", "options"],
+            {"resize": "yes"},
+            r"'dataset\.options\.resize' must be true or false .*; got 'yes'\.",
+        ),
     ],
 )
 def test_invalid_config_stops_dry_run(keys, value, message, tmp_path):
@@ -480,6 +491,45 @@ def test_workflow_end_to_end_on_tiny_images(tmp_path):
 
     again = snakemake(*targets, "--dry-run", "--configfile", path, cwd=tmp_path)
     assert "Nothing to be done" in again.stdout
+
+
+def test_dataset_options_reach_reader(tmp_path):
+    from PIL import Image
+
+    from aecore.datasets import open_dataset
+
+    _write_image_folder(
+        tmp_path / "images", {"train": 3, "test": 2}, np.random.default_rng(0)
+    )
+    odd = np.zeros((20, 20, 3), dtype=np.uint8)
+    Image.fromarray(odd).save(tmp_path / "images" / "train" / "vertical" / "odd.png")
+    config = load_preset("quick.yaml")
+    config["dataset"].update(
+        name="stripes", source="images", max_train=None, max_test=None
+    )
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    target = "results/data/stripes"
+    refused = snakemake(target, "--cores", "1", "--configfile", path, cwd=tmp_path)
+    assert refused.returncode != 0
+    log = (tmp_path / "logs" / "prepare_data" / "stripes.log").read_text()
+    assert "dataset.options.resize: true" in log
+    assert "--resize" in log
+
+    config["dataset"]["options"] = {"resize": True, "image_size": 16, "workers": 1}
+    path.write_text(yaml.safe_dump(config))
+    result = snakemake(target, "--cores", "1", "--configfile", path, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-5000:]
+    dataset = open_dataset(tmp_path / target)
+    assert dataset.images("train").shape == (7, 16, 16, 3)
+    assert dataset.meta["request"]["options"]["resize"] is True
+
+    # workers sets the job's threads, not its output.
+    config["dataset"]["options"]["workers"] = 2
+    path.write_text(yaml.safe_dump(config))
+    again = snakemake(target, "--dry-run", "--configfile", path, cwd=tmp_path)
+    assert again.returncode == 0, again.stdout
+    assert "Nothing to be done" in again.stdout, again.stdout
 
 
 def test_execution_settings_rerun_nothing(tmp_path):

@@ -88,7 +88,12 @@ def _with_defaults(validator_class):
     def set_defaults(validator, properties, instance, schema):
         if isinstance(instance, dict):
             for name, subschema in properties.items():
-                if "default" in subschema and name not in instance:
+                # A subschema may be a bare true or false, which has no default.
+                if (
+                    isinstance(subschema, dict)
+                    and "default" in subschema
+                    and name not in instance
+                ):
                     instance[name] = copy.deepcopy(subschema["default"])
         yield from check_properties(validator, properties, instance, schema)
 
@@ -103,9 +108,12 @@ def _describe(error, config: dict, schema: dict) -> list[str]:
         known = sorted(error.schema.get("properties", {}))
         allowed = ", ".join(known) if known else "no keys"
         where = "the top level" if not path else f"'{_key_path(path)}'"
+        # The root schema's description names the whole config, not this key.
+        described = _description(error.schema) if path else ""
         return [
             f"'{_key_path([*path, name])}' is not a known key; {where} allows "
-            f"{allowed}. Got {_value_repr.repr(instance[name])}."
+            f"{allowed}{described}. "
+            f"Got {_value_repr.repr(instance[name])}."
             for name in instance
             if name not in known
         ]
@@ -195,10 +203,13 @@ def _allowed(sub: dict, root: dict, depth: int = 0) -> str:
     if bounds:
         words += " " + " and ".join(bounds)
 
-    if sub.get("minItems"):
-        words += f" of at least {sub['minItems']} item" + (
-            "s" if sub["minItems"] != 1 else ""
-        )
+    low, high = sub.get("minItems", 0), sub.get("maxItems")
+    if high is not None and low == high:
+        words += f" of exactly {high} item" + ("s" if high != 1 else "")
+    elif low:
+        words += f" of at least {low} item" + ("s" if low != 1 else "")
+    if high is not None and low != high:
+        words += f" of at most {high} item" + ("s" if high != 1 else "")
     if sub.get("uniqueItems"):
         words += " without repeats"
     if isinstance(sub.get("items"), dict) and depth < 2:

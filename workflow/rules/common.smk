@@ -64,6 +64,17 @@ LABELLED_SUBSETS = {
     key: config["dataset"][key]
     for key in ("train_split", "test_split", "max_train", "max_test")
 }
+# dataset.options.workers (folder images) sets the prepare job's threads, at most
+# max_threads. It changes how the job runs, not what it writes, so it is no param.
+READER_OPTIONS = {
+    key: value
+    for key, value in config["dataset"]["options"].items()
+    if key != "workers"
+}
+PREPARE_THREADS = min(
+    config["dataset"]["options"].get("workers", config["max_threads"]),
+    config["max_threads"],
+)
 
 
 wildcard_constraints:

@@ -236,15 +236,17 @@ def decode_image(
         if not convert:
             raise DatasetError(
                 f"{where}: image mode is {image.mode}, expected RGB; set convert=True"
-                " (--convert) to convert such images"
+                " (--convert for aecore-prepare, dataset.options.convert: true in the"
+                " workflow's config) to convert such images"
             )
         image = image.convert("RGB")
     if size is not None and image.size != (size[1], size[0]):
         if not resize:
             raise DatasetError(
                 f"{where}: image is {image.height}x{image.width} pixels (height x"
-                f" width), expected {size[0]}x{size[1]}; set resize=True (--resize)"
-                " to resize such images"
+                f" width), expected {size[0]}x{size[1]}; set resize=True (--resize for"
+                " aecore-prepare, dataset.options.resize: true in the workflow's"
+                " config) to resize such images"
             )
         image = image.resize((size[1], size[0]), Image.Resampling.BICUBIC)
     return np.asarray(image, dtype=np.uint8)

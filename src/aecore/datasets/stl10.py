@@ -243,7 +243,9 @@ class _ReleaseReader:
                     raise DatasetError(
                         f"{self.seen[split + '_X.bin']}: {counts[split]} images,"
                         f" expected {expected} for the official STL-10 {split} split;"
-                        " set expected_counts=None (--any-counts) to accept others"
+                        " set expected_counts=None (--any-counts for aecore-prepare,"
+                        " dataset.options.expected_counts: null in the workflow's"
+                        " config) to accept others"
                     )
         names_text, names_where = self.texts[CLASS_NAMES_FILE]
         class_names = parse_class_names(names_text, names_where)
@@ -331,7 +333,8 @@ def build_stl10(
             raise DatasetError(
                 f"{error}. To use this archive anyway, set expected_size and"
                 " expected_sha256 to None (--expected-size none --expected-sha256"
-                " none)"
+                " none for aecore-prepare, dataset.options.expected_size: null and"
+                " dataset.options.expected_sha256: null in the workflow's config)"
             ) from None
         _read_archive(builder, source, expected_counts)
         return {"source": str(source), "checksum": _archive_checksum(digest)}
