@@ -4,6 +4,8 @@ Dry runs execute in a temporary working directory, so they neither read nor writ
 the checkout's results/.
 """
 
+import importlib.util
+import os
 import re
 import shutil
 import subprocess
@@ -280,9 +282,49 @@ def test_primary_classifier_must_be_listed(tmp_path):
     assert "'classify.primary' must be one of" in result.stdout
 
 
-def test_default_profile_prints_no_empty_shell_lines(tmp_path):
+PROFILES = sorted(path.parent.name for path in ROOT.glob("profiles/*/config.yaml"))
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_profile_prints_no_empty_shell_lines(profile, tmp_path):
     # Every rule runs a script, so a profile that prints shell commands adds only
     # "Shell command: None" after each job.
+    settings = yaml.safe_load((ROOT / "profiles" / profile / "config.yaml").read_text())
+    plugin = f"snakemake_executor_plugin_{settings.get('executor', 'local')}"
+    if "executor" in settings and importlib.util.find_spec(plugin) is None:
+        pytest.skip(f"{plugin} is not installed (pip install .[workflow])")
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(load_preset("quick.yaml")))
+    # A Slurm configuration path that does not exist: a dry run needs no cluster.
+    env = {**os.environ, "SLURM_CONF": str(tmp_path / "no-slurm.conf")}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "--snakefile",
+            str(SNAKEFILE),
+            "--workflow-profile",
+            "none",
+            "--profile",
+            str(ROOT / "profiles" / profile),
+            "--dry-run",
+            "--configfile",
+            str(path),
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout
+    assert f"Using profile {ROOT / 'profiles' / profile}" in result.stdout
+    assert "Shell command: None" not in result.stdout
+
+
+def test_default_profile_is_workflow_profile(tmp_path):
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(load_preset("quick.yaml")))
     result = snakemake(
