@@ -45,6 +45,7 @@ import numpy as np
 from aecore import _objective
 from aecore.autoencoder import autoencoder_loss
 from aecore.backend import get_backend
+from aecore.collate import cpu_device_label
 from aecore.model import AutoencoderSpec, init_theta, unpack
 
 # Each method runs in bursts of back-to-back calls lasting about this long (3 to 50
@@ -290,7 +291,7 @@ def device_name(backend: str) -> str:
         properties = cupy.cuda.runtime.getDeviceProperties(0)
         name = properties["name"]
         return name.decode() if isinstance(name, bytes) else str(name)
-    return f"{cpu_name()} ({blas_threads()} threads)"
+    return cpu_device_label(cpu_name(), blas_threads())
 
 
 def run(args: argparse.Namespace) -> list[dict]:

@@ -1,4 +1,6 @@
+import importlib.util
 import json
+from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -9,6 +11,8 @@ from aecore import collate, plots
 from aecore.collate import RAW_FEATURES
 
 matplotlib.use("Agg")
+
+ROOT = Path(__file__).resolve().parents[1]
 
 MODEL = "h75_rho0.01_lam0.0001_beta3_n10000_sigmoid_s0"
 DEEP = "h200-75-200_rho0.01_lam0.0001_beta3_n10000_sigmoid_s0"
@@ -232,6 +236,41 @@ def test_speed_table():
         collate.speed_table([cpu.drop(columns="dtype")])
     with pytest.raises(ValueError, match="at least one frame"):
         collate.speed_table([])
+
+
+@pytest.mark.parametrize(
+    ("threads", "label"), [(1, "Xeon (1 thread)"), (2, "Xeon (2 threads)")]
+)
+def test_cpu_device_label_plural(threads, label):
+    assert collate.cpu_device_label("Xeon", threads) == label
+
+
+def test_speed_table_reads_old_device_labels():
+    # Benchmark files written before cpu_device_label say "(1 threads)".
+    rows = {
+        "n": [100, 100, 100],
+        "backend": "numpy",
+        "dtype": "float64",
+        "device": ["Xeon (1 threads)", "Xeon (4 threads)", "H100"],
+        "loss_grad_seconds": [0.2, 0.1, 0.01],
+    }
+    table = collate.speed_table([pd.DataFrame(rows)])
+    assert table["device"].tolist() == ["H100", "Xeon (1 thread)", "Xeon (4 threads)"]
+    figure = plots.speed_figure(table)
+    legend = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    assert "numpy float64 (Xeon (1 thread))" in legend
+    assert not any("1 threads" in text for text in legend)
+
+
+def test_benchmark_device_label_uses_plural_rule():
+    spec = importlib.util.spec_from_file_location(
+        "loss_speed", ROOT / "benchmarks" / "loss_speed.py"
+    )
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    threads = benchmark.blas_threads()
+    label = benchmark.device_name("numpy")
+    assert label == collate.cpu_device_label(benchmark.cpu_name(), threads)
 
 
 def test_to_latex_escapes_and_uses_booktabs():

@@ -29,6 +29,7 @@ __all__ = [
     "patch_count_table",
     "activation_table",
     "speed_table",
+    "cpu_device_label",
     "to_latex",
 ]
 
@@ -325,6 +326,29 @@ def activation_table(
     return merged[columns].reset_index(drop=True)
 
 
+def cpu_device_label(cpu: str, threads: int) -> str:
+    """Format the device label of CPU timings: the CPU's name and its thread count.
+
+    Parameters
+    ----------
+    cpu : str
+        Processor name.
+    threads : int
+        BLAS threads the timings used.
+
+    Returns
+    -------
+    str
+        For example ``"Intel Xeon (1 thread)"`` or ``"Intel Xeon (8 threads)"``.
+    """
+    unit = "thread" if threads == 1 else "threads"
+    return f"{cpu} ({threads} {unit})"
+
+
+# Device labels of speed.csv files written before cpu_device_label existed.
+_OLD_ONE_THREAD_LABEL = r"\(1 threads\)$"
+
+
 def speed_table(timings: Sequence[pd.DataFrame]) -> pd.DataFrame:
     """Stack timing frames of several machines or backends into one table.
 
@@ -341,7 +365,8 @@ def speed_table(timings: Sequence[pd.DataFrame]) -> pd.DataFrame:
         Columns ``device, threads, backend, dtype, n, loss_grad_seconds,
         matmul_seconds, ratio, torch_seconds``, where ``ratio`` is the
         loss+gradient time over the matrix-product time; sorted by device,
-        backend, dtype and ``n``.
+        backend, dtype and ``n``. A device label that ends in ``(1 threads)``,
+        as older benchmark files have, reads ``(1 thread)``.
 
     Raises
     ------
@@ -368,6 +393,9 @@ def speed_table(timings: Sequence[pd.DataFrame]) -> pd.DataFrame:
     for column, default in defaults.items():
         if column not in table:
             table[column] = default
+    table["device"] = table["device"].replace(
+        _OLD_ONE_THREAD_LABEL, "(1 thread)", regex=True
+    )
     table["ratio"] = table["loss_grad_seconds"] / table["matmul_seconds"]
     columns = [
         "device",
