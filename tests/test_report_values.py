@@ -10,9 +10,11 @@ import pytest
 from aecore import collate
 from aecore.naming import ModelPoint, model_name
 from aecore.report import write_report_inputs
+from aecore.report.latex import format_percent
 from aecore.report.values import (
     FLAG_NAMES,
     MACRO_NAMES,
+    change_phrase,
     collect_values,
     is_converged,
     training_longtable,
@@ -324,6 +326,92 @@ def test_gpu_speed_gives_speedup(tmp_path):
     assert values.flags["HaveGpu"]
     assert values.macros["GpuName"] == "NVIDIA H200"
     assert values.macros["GpuSpeedup"] == r"25.0$\times$"
+
+
+@pytest.mark.parametrize(
+    ("gpu_seconds", "comparison"),
+    [
+        (0.004, r"a speed-up of 25.0$\times$"),
+        (0.1, "so the two take the same time"),
+        (0.2, r"so the GPU is 2.0$\times$ slower"),
+    ],
+)
+def test_gpu_comparison_follows_direction(tmp_path, gpu_seconds, comparison):
+    rows = {
+        "device": ["cpu", "NVIDIA H200"],
+        "backend": ["numpy", "cupy"],
+        "dtype": ["float64", "float64"],
+        "n": [10000, 10000],
+        "loss_grad_seconds": [0.1, gpu_seconds],
+    }
+    _write_csv(tmp_path, "speed", _speed(rows))
+    assert collect_values(tmp_path).macros["GpuComparison"] == comparison
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "phrase"),
+    [
+        (0.353, 0.353, r"stays at 35.3\%"),
+        # Different values that print the same also read as unchanged.
+        (0.3531, 0.3534, r"stays at 35.3\%"),
+        (0.30, 0.353, r"rises from 30.0\% to 35.3\%"),
+        (0.353, 0.30, r"falls from 35.3\% to 30.0\%"),
+        (None, 0.30, r"goes from n/a to 30.0\%"),
+    ],
+)
+def test_change_phrase_direction(start, end, phrase):
+    assert change_phrase(start, end, format_percent(start), format_percent(end)) == (
+        phrase
+    )
+
+
+@pytest.mark.parametrize(
+    ("accuracies", "seconds", "sentence"),
+    [
+        (
+            [0.353, 0.353],
+            [10.0, 20.0],
+            r"From 100 to 1\,000 patches the accuracy stays at 35.3\% and the "
+            r"training time rises from 10.0~s to 20.0~s.",
+        ),
+        (
+            [0.40, 0.353],
+            [10.0, 10.0],
+            r"From 100 to 1\,000 patches the accuracy falls from 40.0\% to 35.3\% "
+            r"and the training time stays at 10.0~s.",
+        ),
+        (
+            [0.30, 0.353],
+            [20.0, 10.0],
+            r"From 100 to 1\,000 patches the accuracy rises from 30.0\% to 35.3\% "
+            r"and the training time falls from 20.0~s to 10.0~s.",
+        ),
+    ],
+)
+def test_patch_count_sentence_wording(tmp_path, accuracies, seconds, sentence):
+    table = pd.DataFrame(
+        {"patches": [1000, 100], "seconds": seconds[::-1], "accuracy": accuracies[::-1]}
+    )
+    _write_csv(tmp_path, "patch_count", table)
+    assert collect_values(tmp_path).macros["PatchCountSentence"] == sentence
+
+
+def test_patch_count_sentence_one_count(tmp_path):
+    table = pd.DataFrame({"patches": [100], "seconds": [1.5], "accuracy": [0.25]})
+    _write_csv(tmp_path, "patch_count", table)
+    assert collect_values(tmp_path).macros["PatchCountSentence"] == (
+        r"With 100 patches the accuracy is 25.0\% and the training time 1.5~s."
+    )
+
+
+@pytest.mark.parametrize(
+    ("largest", "verdict"),
+    [(1e-10, "below"), (1e-8, r"\textbf{equal to}"), (1e-6, r"\textbf{above}")],
+)
+def test_gradient_check_verdict(tmp_path, largest, verdict):
+    table = pd.DataFrame({"relative_error": [1e-12, largest]})
+    _write_csv(tmp_path, "gradient_check", table)
+    assert collect_values(tmp_path).macros["GradCheckVerdict"] == verdict
 
 
 def test_write_report_inputs_writes_macros_file(results, tmp_path):

@@ -144,6 +144,7 @@ MACRO_NAMES = (
     "PatchCountAccuracyMax",
     "PatchCountSecondsMin",
     "PatchCountSecondsMax",
+    "PatchCountSentence",
     "SigmoidFinalLoss",
     "SigmoidIterations",
     "SigmoidSeconds",
@@ -161,6 +162,8 @@ MACRO_NAMES = (
     "GpuSeconds",
     "GpuCpuSeconds",
     "GpuSpeedup",
+    "GpuComparison",
+    "GradCheckVerdict",
 )
 
 #: Every flag the LaTeX sources test, off until a result turns it on.
@@ -575,6 +578,14 @@ def _add_gradient_check(values: ReportValues, table: pd.DataFrame | None) -> Non
     )
     values.macros["GradCheckCount"] = format_integer(len(table))
     values.macros["GradCheckMaxError"] = format_scientific(errors.max(), 1)
+    # A missing error (NaN) fails the check like one above the threshold.
+    largest = errors.max()
+    if errors.isna().any() or largest > GRADIENT_TOLERANCE:
+        values.macros["GradCheckVerdict"] = r"\textbf{above}"
+    elif largest == GRADIENT_TOLERANCE:
+        values.macros["GradCheckVerdict"] = r"\textbf{equal to}"
+    else:
+        values.macros["GradCheckVerdict"] = "below"
 
 
 def _add_ablations(
@@ -607,6 +618,37 @@ def _add_ablations(
             loss = rows["final_loss"].iloc[0] if len(rows) else None
             losses.append(f"{format_float(loss, 4)} at {_number_text(value)}")
         values.macros[f"Ablation{label}Losses"] = "; ".join(losses)
+
+
+def change_phrase(start: object, end: object, start_text: str, end_text: str) -> str:
+    """Describe how a quantity changes between two values, in words.
+
+    The texts are compared first, so two values that print the same (35.31% and
+    35.34% both shown as 35.3%) read as unchanged.
+
+    Parameters
+    ----------
+    start, end : object
+        The two numbers, or None or NaN when missing.
+    start_text, end_text : str
+        The numbers as the report prints them, units included.
+
+    Returns
+    -------
+    str
+        ``"stays at X"``, ``"rises from X to Y"``, ``"falls from X to Y"``, or
+        ``"goes from X to Y"`` when a value is missing.
+    """
+    if start_text == end_text:
+        return f"stays at {start_text}"
+    try:
+        start_number, end_number = float(start), float(end)
+    except (TypeError, ValueError):
+        return f"goes from {start_text} to {end_text}"
+    if math.isnan(start_number) or math.isnan(end_number):
+        return f"goes from {start_text} to {end_text}"
+    verb = "rises" if end_number > start_number else "falls"
+    return f"{verb} from {start_text} to {end_text}"
 
 
 def _number_text(value: object) -> str:
@@ -704,6 +746,32 @@ def _add_patch_count(values: ReportValues, table: pd.DataFrame | None) -> None:
     values.macros["PatchCountSecondsMin"] = format_float(first["seconds"], 1)
     values.macros["PatchCountSecondsMax"] = format_float(last["seconds"], 1)
 
+    macros = values.macros
+    if first["patches"] == last["patches"]:
+        values.macros["PatchCountSentence"] = (
+            f"With {macros['PatchCountMin']} patches the accuracy is "
+            f"{macros['PatchCountAccuracyMin']} and the training time "
+            f"{macros['PatchCountSecondsMin']}~s."
+        )
+        return
+
+    accuracy = change_phrase(
+        first["accuracy"],
+        last["accuracy"],
+        macros["PatchCountAccuracyMin"],
+        macros["PatchCountAccuracyMax"],
+    )
+    seconds = change_phrase(
+        first["seconds"],
+        last["seconds"],
+        f"{macros['PatchCountSecondsMin']}~s",
+        f"{macros['PatchCountSecondsMax']}~s",
+    )
+    values.macros["PatchCountSentence"] = (
+        f"From {macros['PatchCountMin']} to {macros['PatchCountMax']} patches the "
+        f"accuracy {accuracy} and the training time {seconds}."
+    )
+
 
 def _add_activation(values: ReportValues, table: pd.DataFrame | None) -> None:
     if table is None or "activation" not in table.columns:
@@ -755,6 +823,19 @@ def _add_speed(values: ReportValues, table: pd.DataFrame | None) -> None:
     speedup = row["loss_grad_seconds_cpu"] / row["loss_grad_seconds_gpu"]
     text = format_float(speedup, 1)
     values.macros["GpuSpeedup"] = text if text == MISSING else f"{text}$\\times$"
+    values.macros["GpuComparison"] = _speed_comparison(speedup)
+
+
+def _speed_comparison(speedup: float) -> str:
+    """Describe a CPU-over-GPU time ratio as the end of a sentence."""
+    text = format_float(speedup, 1)
+    if text == MISSING:
+        return f"a speed-up of {MISSING}"
+    if text == "1.0":
+        return "so the two take the same time"
+    if speedup > 1:
+        return f"a speed-up of {text}$\\times$"
+    return f"so the GPU is {format_float(1 / speedup, 1)}$\\times$ slower"
 
 
 def collect_values(results_dir: str | Path) -> ReportValues:
