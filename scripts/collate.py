@@ -10,7 +10,7 @@ logger = start(snakemake)  # noqa: F821 (defined by Snakemake)
 import pandas as pd  # noqa: E402
 
 from aecore import collate, plots  # noqa: E402
-from aecore.naming import format_number, parse_model_name  # noqa: E402
+from aecore.naming import parse_model_name  # noqa: E402
 from aecore.results import filter_grid, model_history, model_summary  # noqa: E402
 
 smk = snakemake  # noqa: F821
@@ -39,10 +39,8 @@ def figure_training_curve():
 def figure_ablation():
     field = smk.params.field
     symbol = smk.wildcards.parameter
-    titles = [
-        f"{symbol} = {format_number(getattr(parse_model_name(_name(p)), field))}"
-        for p in smk.input.models
-    ]
+    values = [getattr(parse_model_name(_name(p)), field) for p in smk.input.models]
+    titles = plots.parameter_titles(symbol, values)
     grids = [filter_grid(path) for path in smk.input.models]
     figure = plots.filter_panel_figure(grids, titles, f"Filters as {symbol} varies")
     save_figure(figure, smk.output.png, smk.output.pdf)

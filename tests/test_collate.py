@@ -273,6 +273,20 @@ def test_benchmark_device_label_uses_plural_rule():
     assert label == collate.cpu_device_label(benchmark.cpu_name(), threads)
 
 
+def test_ablation_titles_share_one_style(tmp_path):
+    titles = plots.parameter_titles("lambda", [0, 1e-4, 0.001, 0.01])
+    assert titles == [
+        r"$\lambda = 0$",
+        r"$\lambda = 10^{-4}$",
+        r"$\lambda = 10^{-3}$",
+        r"$\lambda = 10^{-2}$",
+    ]
+    grid = np.zeros((10, 10, 3))
+    figure = plots.filter_panel_figure([grid] * 4, titles, "lambda")
+    # Matplotlib parses the mathtext only when it draws the titles.
+    figure.savefig(tmp_path / "titles.png")
+
+
 def test_to_latex_escapes_and_uses_booktabs():
     table = pd.DataFrame(
         {"model": [MODEL], "logreg": [0.456789], "note": ["50% & more"]}

@@ -14,6 +14,7 @@ from aecore.report.latex import (
     find_missing_latex,
     format_float,
     format_integer,
+    format_parameter_values,
     format_percent,
     format_scientific,
     latex_escape,
@@ -56,6 +57,23 @@ def test_format_helpers_values():
     assert format_integer(75.0) == "75"
     assert format_scientific(3.2e-10) == r"$3.2 \times 10^{-10}$"
     assert format_scientific(0.0) == "$0$"
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        # One value below 0.001 turns the whole list into powers of ten.
+        ([0, 1e-4, 0.001, 0.01], ["0", "10^{-4}", "10^{-3}", "10^{-2}"]),
+        ([2.5e-4, 0.01], [r"2.5 \times 10^{-4}", "10^{-2}"]),
+        ([0.01, 0.2, 3], ["0.01", "0.2", "3"]),
+        ([0, 1, 3.0, 10], ["0", "1", "3", "10"]),
+        ([1e-4], ["10^{-4}"]),
+        ([-0.0005, None], ["-5 \\times 10^{-4}", "n/a"]),
+        ([], []),
+    ],
+)
+def test_format_parameter_values_one_style(values, expected):
+    assert format_parameter_values(values) == expected
 
 
 def test_render_macros_defines_macros_and_flags():

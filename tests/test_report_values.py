@@ -214,6 +214,21 @@ def test_ablation_losses_name_each_value(results):
     assert not values.flags["HaveAblationRho"]
 
 
+def test_ablation_values_share_one_style(results):
+    provenance = json.loads((results / "provenance.json").read_text())
+    provenance["config"]["ablation"]["weight_decay"] = [0, 1e-4, 0.001, 0.01]
+    (results / "provenance.json").write_text(json.dumps(provenance))
+    values = collect_values(results)
+    assert values.macros["AblationLambdaValues"] == "0, 10^{-4}, 10^{-3}, 10^{-2}"
+    losses = values.macros["AblationLambdaLosses"].split("; ")
+    assert [loss.split(" at ")[1] for loss in losses] == [
+        "$0$",
+        "$10^{-4}$",
+        "$10^{-3}$",
+        "$10^{-2}$",
+    ]
+
+
 @pytest.mark.parametrize(
     ("reason", "expected"),
     [

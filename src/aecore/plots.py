@@ -18,6 +18,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from aecore.classify import CLASSIFIERS  # noqa: E402
+from aecore.report.latex import format_parameter_values  # noqa: E402
 
 __all__ = [
     "filter_figure",
@@ -44,6 +45,26 @@ def filter_figure(grid: np.ndarray, title: str) -> Figure:
     _show_grid(ax, grid, title)
     fig.tight_layout()
     return fig
+
+
+def parameter_titles(symbol: str, values: Sequence[object]) -> list[str]:
+    """Build mathtext panel titles such as ``$\\lambda = 10^{-4}$``, one per value.
+
+    Parameters
+    ----------
+    symbol : str
+        TeX name of the Greek letter without the backslash: ``rho``, ``lambda``
+        or ``beta``.
+    values : sequence
+        The parameter's values, formatted together in one style by
+        :func:`aecore.report.latex.format_parameter_values`.
+
+    Returns
+    -------
+    list of str
+        One title per value.
+    """
+    return [rf"$\{symbol} = {text}$" for text in format_parameter_values(list(values))]
 
 
 def filter_panel_figure(

@@ -27,6 +27,7 @@ __all__ = [
     "format_scientific",
     "format_percent",
     "format_integer",
+    "format_parameter_values",
     "render_macros",
     "write_text_atomic",
     "find_missing_latex",
@@ -144,6 +145,62 @@ def format_scientific(value: object, digits: int = 1) -> str:
     if mantissa in ("1", "-1"):
         return f"${mantissa[:-1]}{power}$"
     return rf"${mantissa} \times {power}$"
+
+
+#: Smallest nonzero magnitude that a list of parameter values shows in decimals.
+PLAIN_PARAMETER_MIN = 1e-3
+
+
+def format_parameter_values(values: Sequence[object]) -> list[str]:
+    """Format the values of one model parameter in one style, as LaTeX math.
+
+    When a nonzero value is below ``PLAIN_PARAMETER_MIN`` in magnitude, every
+    nonzero value is written as a power of ten (``10^{-4}``, ``2.5 \\times
+    10^{-3}``). Otherwise every value is written in decimals (``0.01``, ``3``).
+    Zero is ``0`` in both styles. Each number keeps the digits it needs to read
+    back exactly.
+
+    Parameters
+    ----------
+    values : sequence
+        Numbers, or None or NaN for a missing value.
+
+    Returns
+    -------
+    list of str
+        One string per value, without ``$`` delimiters, or ``n/a`` for a missing
+        value.
+    """
+    numbers = [None if _is_missing(value) else float(value) for value in values]
+    nonzero = [abs(number) for number in numbers if number]
+    scientific = bool(nonzero) and min(nonzero) < PLAIN_PARAMETER_MIN
+    texts = []
+    for number in numbers:
+        if number is None:
+            texts.append(MISSING)
+        elif number == 0.0:
+            texts.append("0")
+        elif scientific:
+            texts.append(_power_of_ten(number))
+        elif number.is_integer():
+            texts.append(str(int(number)))
+        else:
+            texts.append(repr(number))
+    return texts
+
+
+def _power_of_ten(number: float) -> str:
+    """Write a nonzero number as mantissa times a power of ten, in LaTeX math."""
+    # Use the minimum number of mantissa digits that reads back as the same float.
+    for digits in range(17):
+        text = f"{number:.{digits}e}"
+        if float(text) == number:
+            break
+    mantissa, exponent = text.split("e")
+    power = f"10^{{{int(exponent)}}}"
+    if mantissa in ("1", "-1"):
+        return f"{mantissa[:-1]}{power}"
+    return rf"{mantissa} \times {power}"
 
 
 def format_percent(value: object, digits: int = 1) -> str:

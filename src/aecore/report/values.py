@@ -28,6 +28,7 @@ from aecore.report.latex import (
     MISSING,
     format_float,
     format_integer,
+    format_parameter_values,
     format_percent,
     format_scientific,
     latex_escape,
@@ -279,15 +280,8 @@ def _text(value: object) -> str:
 
 
 def _number(value: object) -> str:
-    """Format a parameter value the way the config writes it (0.01, 1e-4, 3)."""
-    if value is None:
-        return MISSING
-    number = float(value)
-    if number == int(number) and abs(number) < 1e6:
-        return str(int(number))
-    if abs(number) < 1e-3:
-        return format_scientific(number, 0).strip("$")
-    return f"{number:g}"
+    """Format one parameter value as LaTeX math (0.01, 10^{-4}, 3)."""
+    return format_parameter_values([value])[0]
 
 
 def is_converged(stop_reason: object) -> bool:
@@ -603,20 +597,20 @@ def _add_ablations(
         parameter_values = list(ablation.get(field_name) or [])
         if not parameter_values:
             continue
-        values.macros[f"Ablation{label}Values"] = ", ".join(
-            _number(value) for value in parameter_values
-        )
+        # One style for the whole list, so 1e-4 and 0.001 both read as powers of ten.
+        texts = format_parameter_values(parameter_values)
+        values.macros[f"Ablation{label}Values"] = ", ".join(texts)
         values.flags[f"HaveAblation{label}"] = _figure_exists(
             results_dir, f"ablation_{key}"
         )
         if training is None:
             continue
         losses = []
-        for value in parameter_values:
+        for value, text in zip(parameter_values, texts, strict=True):
             point = default_model_point(config, **{field_name: value})
             rows = training[training["model"] == model_name(point)]
             loss = rows["final_loss"].iloc[0] if len(rows) else None
-            losses.append(f"{format_float(loss, 4)} at {_number_text(value)}")
+            losses.append(f"{format_float(loss, 4)} at ${text}$")
         values.macros[f"Ablation{label}Losses"] = "; ".join(losses)
 
 
@@ -649,11 +643,6 @@ def change_phrase(start: object, end: object, start_text: str, end_text: str) ->
         return f"goes from {start_text} to {end_text}"
     verb = "rises" if end_number > start_number else "falls"
     return f"{verb} from {start_text} to {end_text}"
-
-
-def _number_text(value: object) -> str:
-    """Format a parameter value for running text, as inline math ``$...$``."""
-    return f"${_number(value)}$"
 
 
 def _classifier_columns(table: pd.DataFrame) -> list[str]:
