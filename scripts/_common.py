@@ -58,8 +58,14 @@ def start(snakemake):
 
 @contextlib.contextmanager
 def atomic_path(path):
-    """Yield a temporary path beside ``path``, renamed to ``path`` on success."""
+    """Yield a temporary path beside ``path``, renamed to ``path`` on success.
+
+    Raises ValueError if ``path`` is an existing directory, which the rename
+    could not replace.
+    """
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"path must name a file, got the directory {str(path)!r}.")
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(
         dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix
@@ -168,11 +174,22 @@ def write_table(table, csv_path, tex_path, **latex_options):
 
 
 def save_figure(figure, png_path, pdf_path):
-    """Save a matplotlib figure as PNG and PDF atomically, then close it."""
+    """Save a matplotlib figure as PNG and PDF atomically, then close it.
+
+    Raises ValueError, before writing either file, if a path's suffix is not
+    ``.png`` or ``.pdf`` as its argument name requires.
+    """
     import matplotlib.pyplot as plt
 
-    for path, options in ((png_path, {"dpi": 150}), (pdf_path, {})):
+    outputs = (
+        ("png_path", png_path, "png", {"dpi": 150}),
+        ("pdf_path", pdf_path, "pdf", {}),
+    )
+    for name, path, image_format, _ in outputs:
+        if Path(path).suffix.lower() != f".{image_format}":
+            raise ValueError(f"{name} must end in .{image_format}, got {str(path)!r}.")
+    for _, path, image_format, options in outputs:
         with atomic_path(path) as temporary:
-            figure.savefig(temporary, format=str(path).rsplit(".", 1)[-1], **options)
+            figure.savefig(temporary, format=image_format, **options)
     plt.close(figure)
     logging.getLogger(__name__).info("Wrote %s and %s", png_path, pdf_path)

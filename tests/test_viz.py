@@ -1,4 +1,4 @@
-"""Tile grids and PNG output for filters, patches and whole images."""
+"""Tile grids and image files of filters, patches and whole images."""
 
 import numpy as np
 import pytest
@@ -6,6 +6,7 @@ from conftest import file_modes
 from numpy.testing import assert_allclose
 from PIL import Image
 
+from aecore import display_layer as assignment
 from aecore.viz import display_layer, tile_grid
 
 
@@ -70,6 +71,49 @@ def test_display_layer_writes_png(tmp_path):
     display_layer(X, path, scale=1)
     with Image.open(path) as image:
         assert image.size == (37, 37)
+
+
+@pytest.mark.parametrize(
+    ("name", "image_format"),
+    [
+        ("grid.jpg", "JPEG"),
+        ("grid.JPEG", "JPEG"),
+        ("grid.tif", "TIFF"),
+        ("grid.png", "PNG"),
+        ("grid", "PNG"),
+    ],
+)
+@pytest.mark.parametrize("writer", [display_layer, assignment.display_layer])
+def test_display_layer_format_follows_suffix(tmp_path, writer, name, image_format):
+    path = writer(np.random.default_rng(4).normal(size=(4, 12)), tmp_path / name)
+    assert path == tmp_path / name
+    with Image.open(path) as image:
+        assert image.format == image_format
+    assert [p.name for p in tmp_path.iterdir()] == [name]
+
+
+@pytest.mark.parametrize("writer", [display_layer, assignment.display_layer])
+def test_display_layer_rejects_unknown_suffix(tmp_path, writer):
+    with pytest.raises(
+        ValueError,
+        match=r"filename must end in an image suffix.*"
+        r"grid\.xyz",
+    ):
+        writer(np.zeros((4, 12)), tmp_path / "grid.xyz")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("writer", [display_layer, assignment.display_layer])
+def test_display_layer_rejects_directory(tmp_path, writer):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    with pytest.raises(
+        ValueError,
+        match=r"filename must name an image file, got "
+        r"the directory '.*out'",
+    ):
+        writer(np.zeros((4, 12)), folder)
+    assert list(folder.iterdir()) == []
 
 
 def test_png_follows_umask(tmp_path, umask_027):

@@ -415,6 +415,32 @@ def test_memory_budget_message_for_pixels():
         assert key in message
 
 
+def test_atomic_path_rejects_directory(tmp_path):
+    helpers = _script_helpers()
+    with pytest.raises(ValueError, match="path must name a file, got the directory"):
+        with helpers.atomic_path(tmp_path):
+            pass
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_save_figure_checks_suffixes(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    helpers = _script_helpers()
+    figure = plt.figure()
+    with pytest.raises(ValueError, match=r"png_path must end in \.png, got '.*f\.jpg'"):
+        helpers.save_figure(figure, tmp_path / "f.jpg", tmp_path / "f.pdf")
+    with pytest.raises(ValueError, match=r"pdf_path must end in \.pdf, got '.*f'"):
+        helpers.save_figure(figure, tmp_path / "f.png", tmp_path / "f")
+    assert list(tmp_path.iterdir()) == []
+    helpers.save_figure(figure, tmp_path / "f.png", tmp_path / "f.pdf")
+    assert (tmp_path / "f.png").read_bytes().startswith(b"\x89PNG")
+    assert (tmp_path / "f.pdf").read_bytes().startswith(b"%PDF")
+
+
 def test_atomic_path_leaves_nothing_on_error(tmp_path):
     helpers = _script_helpers()
     target = tmp_path / "out.csv"

@@ -1,4 +1,4 @@
-"""Tile grids of filters, patches and whole images, saved as PNG."""
+"""Tile grids of filters, patches and whole images, saved as image files."""
 
 from __future__ import annotations
 
@@ -94,13 +94,15 @@ def display_layer(
     separator: int = 1,
     background: float = 1.0,
 ) -> Path:
-    """Save the rows of ``X`` as a PNG grid of contrast-normalised RGB tiles.
+    """Save the rows of ``X`` as an image grid of contrast-normalised RGB tiles.
 
     Parameters
     ----------
     X : ndarray of shape (n_tiles, 3 * d * d)
         Filters, patches or images, one per row (see :func:`tile_grid`).
     filename : str or Path, default "layer.png"
+        Output file. Its suffix selects the format among those Pillow writes
+        (``.png``, ``.jpg``, ``.tif``, ...); a name without a suffix gets PNG data.
     scale : int, optional
         Integer upscaling by pixel repetition; by default the smallest factor that
         makes the image at least 400 pixels wide (at most 8).
@@ -109,11 +111,19 @@ def display_layer(
 
     Returns
     -------
-    Path of the written file. The PNG is written to a temporary file in the same
+    Path of the written file. The image is written to a temporary file in the same
     directory and renamed into place.
+
+    Raises
+    ------
+    ValueError
+        If ``filename`` is an existing directory or its suffix names no image format
+        that Pillow writes.
     """
     from PIL import Image
 
+    path = Path(filename)
+    image_format = _image_format(path, filename)
     grid = tile_grid(X, separator=separator, background=background)
     if scale is None:
         scale = min(8, max(1, math.ceil(400 / grid.shape[1])))
@@ -121,17 +131,41 @@ def display_layer(
     pixels = np.round(grid * 255).astype(np.uint8)
     pixels = pixels.repeat(scale, axis=0).repeat(scale, axis=1)
 
-    path = Path(filename)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".png", dir=path.parent
+        prefix=f".{path.name}.", suffix=path.suffix or ".png", dir=path.parent
     )
     try:
         with os.fdopen(handle, "wb") as stream:
             apply_default_mode(temporary)
-            Image.fromarray(pixels).save(stream, format="PNG")
+            Image.fromarray(pixels).save(stream, format=image_format)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def _image_format(path: Path, filename: object) -> str:
+    """Return the Pillow format that the suffix of ``path`` names, PNG without one."""
+    from PIL import Image
+
+    if path.is_dir():
+        raise ValueError(
+            f"filename must name an image file, got the directory {str(filename)!r}."
+        )
+    if not path.suffix:
+        return "PNG"
+    Image.init()
+    writable = {
+        suffix: name
+        for suffix, name in Image.registered_extensions().items()
+        if name in Image.SAVE
+    }
+    image_format = writable.get(path.suffix.lower())
+    if image_format is None:
+        raise ValueError(
+            f"filename must end in an image suffix that Pillow writes (.png, .jpg, "
+            f".tif, ...) or have no suffix for PNG, got {str(filename)!r}."
+        )
+    return image_format
