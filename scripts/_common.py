@@ -89,23 +89,25 @@ def write_json(data, path):
 
 
 def check_memory_budget(
-    n_bytes, budget_mb, description, remedy=None, *, dense_features=True
+    n_bytes, budget_mb, description, remedy=None, *, dense_features=True, remedies=None
 ):
     """Raise if ``n_bytes`` exceeds the config's memory budget.
 
     ``remedy`` names one more config key that lowers the need, besides the keys
     that shrink every feature set. ``dense_features`` is False for raw pixels,
-    whose size stride and pooling do not change.
+    whose size stride and pooling do not change. ``remedies``, when given,
+    replaces that list for a job that builds no feature set.
     """
     needed_mb = n_bytes / 2**20
     if needed_mb > budget_mb:
-        remedies = [remedy] if remedy else []
-        if dense_features:
-            remedies.append(
-                "a larger stride or pooling: quadrant in features.default and "
-                "features.strides"
-            )
-        remedies.append("fewer images with dataset.max_train and dataset.max_test")
+        if remedies is None:
+            remedies = [remedy] if remedy else []
+            if dense_features:
+                remedies.append(
+                    "a larger stride or pooling: quadrant in features.default and "
+                    "features.strides"
+                )
+            remedies.append("fewer images with dataset.max_train and dataset.max_test")
         raise MemoryError(
             f"The {description} would take {needed_mb:.0f} MiB, more than "
             f"memory_budget_mb ({budget_mb:g} MiB). Raise memory_budget_mb if the "

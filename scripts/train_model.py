@@ -1,6 +1,6 @@
 """Sample patches, fit the normaliser and train one autoencoder."""
 
-from _common import start
+from _common import check_memory_budget, start
 
 logger = start(snakemake)  # noqa: F821 (defined by Snakemake)
 
@@ -8,7 +8,7 @@ from aecore.datasets import open_dataset  # noqa: E402
 from aecore.model import AutoencoderSpec  # noqa: E402
 from aecore.patches import PatchNormalizer, ZCAWhitener, sample_patches_raw  # noqa: E402
 from aecore.persist import TrainedModel, save_model  # noqa: E402
-from aecore.training import train_autoencoder  # noqa: E402
+from aecore.training import estimate_training_bytes, train_autoencoder  # noqa: E402
 
 smk = snakemake  # noqa: F821
 model = smk.params.model
@@ -20,6 +20,19 @@ split = smk.params.patch_split
 if split == "auto":
     split = "unlabeled" if "unlabeled" in dataset.splits else "train"
 images = dataset.images(split)
+check_memory_budget(
+    estimate_training_bytes(
+        model["num_patches"],
+        3 * patch_size**2,
+        model["hidden_sizes"],
+        dtype=training["dtype"],
+        whiten=model["whiten"],
+        raw_itemsize=images.dtype.itemsize,
+    ),
+    smk.config["memory_budget_mb"],
+    f"training of model {smk.wildcards.model} ({model['num_patches']} patches)",
+    remedies=["fewer patches with default_model.num_patches and patch_count"],
+)
 logger.info(
     "Sampling %d patches of %dx%d from %d %r images",
     model["num_patches"],

@@ -1,14 +1,20 @@
 """L-BFGS-B training: history, stop reasons, logging, errors, and real patches."""
 
 import logging
+import tracemalloc
 
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
 from aecore.model import AutoencoderSpec, init_theta, unpack
-from aecore.patches import PatchNormalizer, sample_patches_raw
-from aecore.training import TrainResult, stop_reason, train_autoencoder
+from aecore.patches import PatchNormalizer, ZCAWhitener, sample_patches_raw
+from aecore.training import (
+    TrainResult,
+    estimate_training_bytes,
+    stop_reason,
+    train_autoencoder,
+)
 
 SPEC = AutoencoderSpec(12, (5,))
 
@@ -177,3 +183,55 @@ def test_training_on_real_patches(cifar_images):
     random_score = energy_concentration(random)
     assert np.median(learned_score) > np.median(random_score) + 0.1
     assert np.mean(learned_score > np.median(random_score)) > 0.9
+
+
+@pytest.mark.parametrize(
+    ("hidden", "dtype", "whiten"),
+    [
+        ([75], "float64", False),
+        ([200, 75, 200], "float32", False),
+        ([75], "float64", True),
+    ],
+)
+def test_training_memory_estimate_matches_tracemalloc(hidden, dtype, whiten):
+    # NumPy reports its array buffers to tracemalloc, so the traced peak of the
+    # training job's steps is the memory that the estimate stands for.
+    images = np.random.default_rng(0).integers(0, 256, (300, 32, 32, 3), np.uint8)
+    n = 20000
+    tracemalloc.start()
+    try:
+        raw = sample_patches_raw(images, n, 8, seed=0)
+        patches = PatchNormalizer().fit(raw).transform(raw)
+        if whiten:
+            patches = ZCAWhitener().fit(patches).transform(patches)
+            spec = AutoencoderSpec(192, tuple(hidden), linear_decoder=True)
+        else:
+            spec = AutoencoderSpec(192, tuple(hidden))
+        train_autoencoder(patches, spec, maxiter=2, dtype=dtype)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    estimate = estimate_training_bytes(n, 192, hidden, dtype=dtype, whiten=whiten)
+    assert 0.75 < peak / estimate < 1.15
+
+
+def test_training_memory_estimate_by_hand():
+    # 10 patches of 12 values and 4 hidden units. Kept: uint8 patches and their
+    # float64 copy, 10 * (12 + 96). Largest brief need: one more float64 copy,
+    # 10 * 96, beats float32 patches plus two sets of hidden values, 10 * (48 + 32).
+    assert estimate_training_bytes(10, 12, [4], dtype="float32") == 10 * (108 + 96)
+    assert estimate_training_bytes(10, 12, [40], dtype="float32") == 10 * (108 + 368)
+    assert estimate_training_bytes(10, 12, [4], whiten=True) == 10 * (108 + 192)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        ((0, 192, [75]), {}, "num_patches must be an integer >= 1"),
+        ((10, 192, []), {}, "hidden_sizes must contain at least one size"),
+        ((10, 192, [75]), {"dtype": "int8"}, "dtype must be"),
+    ],
+)
+def test_training_memory_estimate_bad_arguments(args, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        estimate_training_bytes(*args, **kwargs)

@@ -415,6 +415,23 @@ def test_memory_budget_message_for_pixels():
         assert key in message
 
 
+def test_memory_budget_message_for_training():
+    # A training job builds no feature set: only the patch counts are offered.
+    helpers = _script_helpers()
+    with pytest.raises(MemoryError) as caught:
+        helpers.check_memory_budget(
+            3 * 2**30,
+            2048,
+            "training of model m (10000000 patches)",
+            remedies=["fewer patches with default_model.num_patches and patch_count"],
+        )
+    message = str(caught.value)
+    assert "training of model m (10000000 patches) would take 3072 MiB" in message
+    assert "default_model.num_patches and patch_count" in message
+    assert "stride" not in message
+    assert "max_train" not in message
+
+
 def test_atomic_path_rejects_directory(tmp_path):
     helpers = _script_helpers()
     with pytest.raises(ValueError, match="path must name a file, got the directory"):

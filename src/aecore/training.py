@@ -105,6 +105,66 @@ def stop_reason(status: int, message: str) -> str:
     return "error"
 
 
+def estimate_training_bytes(
+    num_patches: int,
+    visible_size: int,
+    hidden_sizes,
+    *,
+    dtype="float64",
+    whiten: bool = False,
+    raw_itemsize: int = 1,
+) -> int:
+    """Estimate the peak memory of sampling, normalising and training on patches.
+
+    The workflow's training job holds the raw patches (``raw_itemsize`` bytes a
+    value) and their float64 normalised copy throughout. Normalising briefly needs
+    one more float64 copy, and whitening two. Training adds a ``dtype`` copy of the
+    patches unless ``dtype`` is float64, and twice the hidden activations of every
+    patch: the loss keeps them for its backward pass, and tracemalloc shows a
+    second set at the peak. The largest of these brief needs is counted.
+
+    Parameters
+    ----------
+    num_patches : int
+        Training patches.
+    visible_size : int
+        Values per patch (3 * patch_size**2).
+    hidden_sizes : sequence of int
+        Units of each hidden layer.
+    dtype : {"float64", "float32"}, default "float64"
+        Training dtype.
+    whiten : bool, default False
+        Whether the patches are ZCA-whitened before training.
+    raw_itemsize : int, default 1
+        Bytes of one raw pixel value (1 for uint8 images).
+
+    Returns
+    -------
+    int
+        Estimated bytes, from the array layouts; not a measurement. Per-block
+        scratch buffers and the parameters are left out, being independent of
+        ``num_patches``.
+
+    Raises
+    ------
+    ValueError
+        If a count or size is not a positive integer, ``hidden_sizes`` is empty, or
+        ``dtype`` is not float32 or float64.
+    """
+    num_patches = check_int("num_patches", num_patches)
+    visible_size = check_int("visible_size", visible_size)
+    raw_itemsize = check_int("raw_itemsize", raw_itemsize)
+    itemsize = check_float_dtype("dtype", dtype).itemsize
+    hidden_sizes = list(hidden_sizes)
+    if not hidden_sizes:
+        raise ValueError("hidden_sizes must contain at least one size, got none.")
+    hidden = sum(check_int("hidden_sizes", size) for size in hidden_sizes)
+    kept = raw_itemsize * visible_size + 8 * visible_size
+    preprocessing = (16 if whiten else 8) * visible_size
+    training = (0 if itemsize == 8 else itemsize * visible_size) + 2 * itemsize * hidden
+    return num_patches * (kept + max(preprocessing, training))
+
+
 def train_autoencoder(
     X,
     spec: AutoencoderSpec,
