@@ -11,30 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-# The names of docs/architecture.md, which the report includes.
-TABLES = [
-    "gradient_check",
-    "training",
-    "classification",
-    "folds",
-    "stride",
-    "depth",
-    "patch_count",
-    "activation",
-    "speed",
-]
-FIGURES = [
-    "filters_default",
-    "training_curve",
-    "ablation_rho",
-    "ablation_lambda",
-    "ablation_beta",
-    "stride",
-    "depth_filters",
-    "patch_count",
-    "activation_convergence",
-    "speed",
-]
+from aecore.results import FIGURE_NAMES, TABLE_NAMES
 
 
 def main():
@@ -54,10 +31,10 @@ def main():
 
     expected = [results / "provenance.json"]
     expected += [
-        results / "tables" / f"{t}.{e}" for t in TABLES for e in ("csv", "tex")
+        results / "tables" / f"{t}.{e}" for t in TABLE_NAMES for e in ("csv", "tex")
     ]
     expected += [
-        results / "figures" / f"{f}.{e}" for f in FIGURES for e in ("png", "pdf")
+        results / "figures" / f"{f}.{e}" for f in FIGURE_NAMES for e in ("png", "pdf")
     ]
     problems = [f"missing or empty: {p}" for p in expected if not _non_empty(p)]
 

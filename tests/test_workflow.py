@@ -19,6 +19,7 @@ import yaml
 from conftest import file_modes
 
 from aecore.naming import ModelPoint, model_name
+from aecore.results import FIGURE_NAMES, TABLE_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEFILE = ROOT / "workflow" / "Snakefile"
@@ -480,31 +481,6 @@ def test_atomic_path_follows_umask(tmp_path, umask_027):
     assert file_modes(target) == {"table.csv": 0o640}
 
 
-TABLES = [
-    "gradient_check",
-    "training",
-    "classification",
-    "folds",
-    "stride",
-    "depth",
-    "patch_count",
-    "activation",
-    "speed",
-]
-FIGURES = [
-    "filters_default",
-    "training_curve",
-    "ablation_rho",
-    "ablation_lambda",
-    "ablation_beta",
-    "stride",
-    "depth_filters",
-    "patch_count",
-    "activation_convergence",
-    "speed",
-]
-
-
 def _write_image_folder(root, n_per_class, rng):
     """Write 16x16 PNGs of two classes: horizontal versus vertical stripes."""
     from PIL import Image
@@ -550,8 +526,8 @@ def test_workflow_end_to_end_on_tiny_images(tmp_path):
     config["speed"] = {"sizes": [100, 1000], "repeats": 1, "extra_timings": []}
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
-    targets = [f"results/tables/{name}.csv" for name in TABLES]
-    targets += [f"results/figures/{name}.pdf" for name in FIGURES]
+    targets = [f"results/tables/{name}.csv" for name in TABLE_NAMES]
+    targets += [f"results/figures/{name}.pdf" for name in FIGURE_NAMES]
     targets += ["results/provenance.json"]
 
     result = snakemake(*targets, "--cores", "2", "--configfile", path, cwd=tmp_path)

@@ -12,7 +12,40 @@ from aecore.model import unpack
 from aecore.persist import load_model
 from aecore.viz import tile_grid
 
-__all__ = ["filter_grid", "model_history", "model_summary"]
+__all__ = [
+    "FIGURE_NAMES",
+    "TABLE_NAMES",
+    "filter_grid",
+    "model_history",
+    "model_summary",
+]
+
+#: Collated tables under ``results/tables/`` that the report reads or includes.
+TABLE_NAMES = (
+    "gradient_check",
+    "training",
+    "classification",
+    "folds",
+    "stride",
+    "depth",
+    "patch_count",
+    "activation",
+    "speed",
+)
+
+#: Collated figures under ``results/figures/`` that the report includes.
+FIGURE_NAMES = (
+    "filters_default",
+    "training_curve",
+    "ablation_rho",
+    "ablation_lambda",
+    "ablation_beta",
+    "stride",
+    "depth_filters",
+    "patch_count",
+    "activation_convergence",
+    "speed",
+)
 
 
 def model_summary(model_dir: str | os.PathLike) -> dict:

@@ -27,6 +27,7 @@ from aecore.naming import (
     parse_feature_set_name,
     parse_model_name,
 )
+from aecore.results import FIGURE_NAMES, TABLE_NAMES
 
 # Snakemake loads the config as YAML 1.1, where 1e-4 is a string: read it as a number
 # wherever the schema expects one, and leave string keys such as dataset.name alone.
@@ -183,29 +184,8 @@ DEPTH_FEATURES = [f"{model}/{DEFAULT_FSET}" for model in DEPTH_MODELS]
 PATCH_COUNT_FEATURES = [f"{model}/{DEFAULT_FSET}" for model in PATCH_COUNT_MODELS]
 ACTIVATION_FEATURES = [f"{model}/{DEFAULT_FSET}" for model in ACTIVATION_MODELS]
 
-TABLES = [
-    "gradient_check",
-    "training",
-    "classification",
-    "folds",
-    "stride",
-    "depth",
-    "patch_count",
-    "activation",
-    "speed",
-]
-FIGURES = [
-    "filters_default",
-    "training_curve",
-    "ablation_rho",
-    "ablation_lambda",
-    "ablation_beta",
-    "stride",
-    "depth_filters",
-    "patch_count",
-    "activation_convergence",
-    "speed",
-]
+TABLES = list(TABLE_NAMES)
+FIGURES = list(FIGURE_NAMES)
 
 
 def all_targets():

@@ -33,6 +33,7 @@ from aecore.report.latex import (
     format_scientific,
     latex_escape,
 )
+from aecore.results import FIGURE_NAMES, TABLE_NAMES
 
 __all__ = [
     "TABLE_NAMES",
@@ -45,33 +46,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-#: Collated tables under ``results/tables/`` that the report reads or includes.
-TABLE_NAMES = (
-    "gradient_check",
-    "training",
-    "classification",
-    "folds",
-    "stride",
-    "depth",
-    "patch_count",
-    "activation",
-    "speed",
-)
-
-#: Collated figures under ``results/figures/`` that the report includes.
-FIGURE_NAMES = (
-    "filters_default",
-    "training_curve",
-    "ablation_rho",
-    "ablation_lambda",
-    "ablation_beta",
-    "stride",
-    "depth_filters",
-    "patch_count",
-    "activation_convergence",
-    "speed",
-)
 
 #: Largest relative gradient error accepted in float64.
 GRADIENT_TOLERANCE = 1e-8
