@@ -7,6 +7,7 @@ from aecore.naming import (
     MODEL_NAME_PATTERN,
     NUMBER_PATTERN,
     ModelPoint,
+    classifier_options_name,
     feature_set_name,
     format_number,
     model_name,
@@ -271,3 +272,59 @@ def test_parse_exponent_strings_keeps_other_values():
     assert parse_exponent_strings("e5") == "e5"
     assert parse_exponent_strings(True) is True
     assert parse_exponent_strings(None) is None
+
+
+@pytest.mark.parametrize(
+    ("classifier", "options", "expected"),
+    [
+        ("logreg", {"C": 1e-3}, "logreg_C0.001"),
+        ("logreg", {"max_iter": 1000, "C": "1e-3"}, "logreg_C0.001_max_iter1000"),
+        (
+            "logreg",
+            {"C": [1e-3, "1.0e-2", 0.1, 1.0], "max_iter": 1000},
+            "logreg_C0.001-0.01-0.1-1_max_iter1000",
+        ),
+        ("linsvm", {"dual": "auto", "pca": None}, "linsvm_dualauto_pcanone"),
+        ("hgb", {"early_stopping": True}, "hgb_early_stoppingtrue"),
+        ("forest", {"max_features": "sqrt"}, "forest_max_featuressqrt"),
+    ],
+)
+def test_classifier_options_name(classifier, options, expected):
+    assert classifier_options_name(classifier, options) == expected
+
+
+def test_classifier_options_name_equal_spellings():
+    first = classifier_options_name("logreg", {"C": [0.001, 0.1], "max_iter": 300})
+    second = classifier_options_name("logreg", {"max_iter": 300.0, "C": ["1e-3", 1e-1]})
+    assert first == second
+
+
+def test_classifier_options_name_differs_per_option():
+    names = {
+        classifier_options_name("logreg", options)
+        for options in (
+            {"C": 0.01},
+            {"C": 0.1},
+            {"C": [0.01, 0.1]},
+            {"C": 0.01, "max_iter": 100},
+            {"C": 0.01, "tol": 100},
+        )
+    }
+    assert len(names) == 5
+
+
+@pytest.mark.parametrize(
+    ("classifier", "options", "message"),
+    [
+        ("LogReg", {"C": 1}, "lower-case name"),
+        ("logreg", {}, "non-empty mapping"),
+        ("logreg", {"max-iter": 1}, "Invalid option name 'max-iter'"),
+        ("logreg", {"C": []}, "must not be empty"),
+        ("logreg", {"C": [0.1, -1]}, "only numbers of at least 0"),
+        ("logreg", {"C": [0.1, True]}, "only numbers of at least 0"),
+        ("forest", {"max_features": "log 2"}, "only letters, digits"),
+    ],
+)
+def test_classifier_options_name_rejects(classifier, options, message):
+    with pytest.raises(ValueError, match=message):
+        classifier_options_name(classifier, options)

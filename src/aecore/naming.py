@@ -12,6 +12,13 @@ Fields, in order: hidden sizes (``h``, joined by ``-``), sparsity target (``rho`
 weight decay (``lam``), sparsity weight (``beta``), number of training patches
 (``n``), hidden activation, then ``lin`` when the decoder is linear and ``zca`` when
 the patches are whitened, and last the seed (``s``).
+
+A classifier with options other than the study's defaults gets its own name, which
+lists every option in sorted order of the keys, for example::
+
+    logreg_C0.001-0.01-0.1_max_iter1000
+
+so metrics files of two option sets never share a path.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 __all__ = [
@@ -33,6 +41,7 @@ __all__ = [
     "parse_model_name",
     "feature_set_name",
     "parse_feature_set_name",
+    "classifier_options_name",
 ]
 
 ACTIVATIONS = ("sigmoid", "relu")
@@ -338,6 +347,92 @@ def parse_feature_set_name(name: str) -> tuple[int, str]:
             f"a positive stride without leading zeros and pooling in {POOLINGS}."
         )
     return int(match["stride"]), match["pooling"]
+
+
+_OPTION_KEY_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+_OPTION_TEXT_RE = re.compile(r"[A-Za-z0-9.]+")
+
+
+def classifier_options_name(classifier: str, options: Mapping[str, object]) -> str:
+    """Build the name of a classifier run with explicit options.
+
+    The name is the classifier followed by one part per option, keys in sorted
+    order, each key directly followed by its value: numbers in the form of
+    :func:`format_number`, booleans as ``true`` or ``false``, None as ``none``,
+    and a list of candidate values joined by ``-``. Equal options give equal
+    names whatever their written form (``1e-3`` or ``0.001``).
+
+    Parameters
+    ----------
+    classifier : str
+        Classifier name, for example ``"logreg"``.
+    options : mapping
+        At least one option; keys are identifiers, values are numbers, booleans,
+        None, short alphanumeric strings or non-empty lists of non-negative numbers.
+
+    Returns
+    -------
+    str
+        Name such as ``logreg_C0.001-0.01-0.1_max_iter1000``.
+
+    Raises
+    ------
+    ValueError
+        If ``classifier`` is not an identifier, ``options`` is empty, or a key or
+        value cannot be written in a name.
+    """
+    if not isinstance(classifier, str) or not re.fullmatch(
+        r"[a-z][a-z0-9]*", classifier
+    ):
+        raise ValueError(
+            "classifier must be a lower-case name such as 'logreg', got "
+            f"{classifier!r}."
+        )
+    if not isinstance(options, Mapping) or not options:
+        raise ValueError(
+            f"options must be a non-empty mapping of option names to values, got "
+            f"{options!r}."
+        )
+    parts = [classifier]
+    for key in sorted(options):
+        if not isinstance(key, str) or not _OPTION_KEY_RE.fullmatch(key):
+            raise ValueError(
+                f"Invalid option name {key!r} of classifier {classifier!r}: "
+                "expected an identifier such as 'max_iter'."
+            )
+        parts.append(key + _option_value_text(key, options[key]))
+    return "_".join(parts)
+
+
+def _option_value_text(key: str, value: object) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str) and not _EXPONENT_STRING_RE.fullmatch(value):
+        if not _OPTION_TEXT_RE.fullmatch(value):
+            raise ValueError(
+                f"Invalid value {value!r} of option {key!r}: a string value may "
+                "contain only letters, digits and '.'."
+            )
+        return value
+    if isinstance(value, list | tuple):
+        if not value:
+            raise ValueError(
+                f"Invalid value of option {key!r}: a list of candidate values must "
+                "not be empty."
+            )
+        texts = []
+        for item in value:
+            # A minus sign would read as the separator of the list.
+            if isinstance(item, bool) or _to_float(item, key) < 0:
+                raise ValueError(
+                    f"Invalid value {value!r} of option {key!r}: a list may contain "
+                    "only numbers of at least 0."
+                )
+            texts.append(format_number(item))
+        return "-".join(texts)
+    return format_number(value)
 
 
 # YAML 1.1, which PyYAML and so Snakemake follow, reads a number with an exponent as a
