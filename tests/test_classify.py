@@ -8,6 +8,7 @@ from aecore.classify import (
     estimate_fit_bytes,
     evaluate,
     evaluate_folds,
+    evaluate_with_validation,
     make_pipeline,
     pixel_features,
     restrict_folds,
@@ -104,6 +105,8 @@ def test_make_pipeline_rejects():
         make_pipeline("logreg", {"gamma": 1})
     with pytest.raises(ValueError, match="'pca' option must be a positive integer"):
         make_pipeline("logreg", {"pca": 0})
+    with pytest.raises(ValueError, match=r"Options \['C'\] of classifier 'logreg'"):
+        make_pipeline("logreg", {"C": [0.1, 1.0]})
 
 
 def test_evaluate_rejects_shapes(data):
@@ -200,3 +203,83 @@ def test_estimate_fit_bytes():
     ) == estimate_fit_bytes("linsvm", 1000, 500, 5)
     with pytest.raises(ValueError, match="name must be one of"):
         estimate_fit_bytes("knn", 1, 1, 1)
+
+
+def test_validation_chooses_best_candidate(data):
+    X_train, y_train, X_test, y_test = data
+    # C = 1e-6 shrinks every weight to about zero, so it scores near chance on the
+    # held-out rows and validation must choose C = 1.
+    result = evaluate_with_validation(
+        "logreg", {"C": [1e-6, 1.0], "max_iter": 500}, X_train, y_train, X_test, y_test
+    )
+    validation = result["validation"]
+    assert result["chosen_options"] == {"C": 1.0, "max_iter": 500}
+    assert validation["candidates"] == [{"C": 1e-6}, {"C": 1.0}]
+    assert validation["accuracies"][1] > validation["accuracies"][0]
+    assert validation["n_fit"] + validation["n_validation"] == len(y_train)
+    assert validation["n_validation"] == 80
+    assert result["n_train"] == len(y_train)
+    assert result["accuracy"] > 0.5
+
+
+def test_validation_ignores_test_rows(data):
+    X_train, y_train, X_test, y_test = data
+    options = {"C": [1e-6, 1.0], "max_iter": 500}
+    first = evaluate_with_validation(
+        "logreg", options, X_train, y_train, X_test, y_test
+    )
+    # Shuffled test labels change the test accuracy but not the choice.
+    shuffled = np.random.default_rng(0).permutation(y_test)
+    second = evaluate_with_validation(
+        "logreg", options, X_train, y_train, X_test, shuffled
+    )
+    assert second["validation"] == first["validation"]
+    assert second["chosen_options"] == first["chosen_options"]
+
+
+def test_validation_same_result_twice(data):
+    X_train, y_train, X_test, y_test = data
+    options = {"C": [0.01, 0.1, 1.0]}
+    first = evaluate_with_validation(
+        "linsvm", options, X_train, y_train, X_test, y_test, seed=3
+    )
+    second = evaluate_with_validation(
+        "linsvm", options, X_train, y_train, X_test, y_test, seed=3
+    )
+    assert first["validation"] == second["validation"]
+    assert first["accuracy"] == second["accuracy"]
+
+
+def test_validation_without_candidates_is_evaluate(data):
+    X_train, y_train, X_test, y_test = data
+    result = evaluate_with_validation(
+        "logreg", {"C": 0.5}, X_train, y_train, X_test, y_test
+    )
+    plain = evaluate(make_pipeline("logreg", {"C": 0.5}), *data)
+    assert "validation" not in result
+    assert result["chosen_options"] == {"C": 0.5}
+    assert result["accuracy"] == plain["accuracy"]
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "fraction", "message"),
+    [
+        ("knn", {}, 0.2, "name must be one of"),
+        ("logreg", {"max_iter": [10, 20]}, 0.2, "Invalid option 'max_iter'"),
+        ("forest", {"n_estimators": [5, 10]}, 0.2, "only \\[\\] may list"),
+        ("logreg", {"C": []}, 0.2, "list of candidate values is empty"),
+        ("logreg", {"C": [0.1, 1.0]}, 1.0, "validation_fraction must be in"),
+        ("logreg", {"C": [0.1, 1.0]}, 0.0, "validation_fraction must be in"),
+    ],
+)
+def test_validation_rejects(data, name, options, fraction, message):
+    with pytest.raises(ValueError, match=message):
+        evaluate_with_validation(name, options, *data, validation_fraction=fraction)
+
+
+def test_validation_rejects_too_few_rows(data):
+    X_train, y_train, X_test, y_test = data
+    with pytest.raises(ValueError, match="Cannot hold out 0.2 of 6 training rows"):
+        evaluate_with_validation(
+            "logreg", {"C": [0.1, 1.0]}, X_train[:6], y_train[:6], X_test, y_test
+        )

@@ -7,6 +7,7 @@ rows are transformed with training statistics.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 import warnings
@@ -24,9 +25,12 @@ from sklearn.svm import LinearSVC
 
 __all__ = [
     "CLASSIFIERS",
+    "CANDIDATE_OPTIONS",
+    "VALIDATION_FRACTION",
     "make_pipeline",
     "estimate_fit_bytes",
     "evaluate",
+    "evaluate_with_validation",
     "evaluate_folds",
     "pixel_features",
     "subset_indices",
@@ -50,6 +54,12 @@ _ALLOWED_OPTIONS = {
     "forest": {"n_estimators", "max_depth", "max_features", "min_samples_leaf"},
     "hgb": {"max_iter", "learning_rate", "max_leaf_nodes", "early_stopping"},
 }
+
+#: Options that may list candidate values, one of which validation chooses.
+CANDIDATE_OPTIONS = {"logreg": {"C"}, "linsvm": {"C"}}
+
+#: Share of the training rows held out to choose among candidate option values.
+VALIDATION_FRACTION = 0.2
 
 
 def make_pipeline(
@@ -96,6 +106,12 @@ def make_pipeline(
         raise ValueError(
             f"Invalid options {unknown} for classifier {name!r}: allowed options are "
             f"{sorted(_ALLOWED_OPTIONS[name] | {'pca'})}."
+        )
+    lists = sorted(key for key, value in options.items() if isinstance(value, list))
+    if lists:
+        raise ValueError(
+            f"Options {lists} of classifier {name!r} list candidate values; a "
+            "pipeline takes one value each, and evaluate_with_validation chooses it."
         )
     if pca is not None and (not isinstance(pca, int) or pca < 1):
         raise ValueError(
@@ -240,6 +256,146 @@ def evaluate(
         "converged": not messages,
         "warnings": messages,
     }
+
+
+def evaluate_with_validation(
+    name: str,
+    options: Mapping[str, object] | None,
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    *,
+    n_jobs: int = 1,
+    seed: int = 0,
+    validation_fraction: float = VALIDATION_FRACTION,
+) -> dict:
+    """Choose candidate option values on held-out training rows, then test.
+
+    An option given as a list (see ``CANDIDATE_OPTIONS``) is a set of candidate
+    values. A class-stratified split, seeded by ``seed``, holds out
+    ``validation_fraction`` of the training rows. Each candidate is fitted on the
+    other rows and scored on the held-out ones. The candidate with the best
+    validation accuracy (the first listed among equal ones) is refitted on every
+    training row and scored on the test rows, which take no part in the choice.
+    Without candidate lists this is :func:`evaluate` of one pipeline.
+
+    Parameters
+    ----------
+    name : str
+        Classifier, as in :func:`make_pipeline`.
+    options : mapping or None
+        Classifier options, where an option of ``CANDIDATE_OPTIONS[name]`` may be a
+        non-empty list of values.
+    X_train, y_train, X_test, y_test : ndarray
+        As in :func:`evaluate`.
+    n_jobs, seed : int
+        As in :func:`make_pipeline`; ``seed`` also seeds the validation split.
+    validation_fraction : float, default ``VALIDATION_FRACTION``
+        Share of the training rows held out, in (0, 1).
+
+    Returns
+    -------
+    dict
+        The result of :func:`evaluate` for the chosen options, plus
+        ``chosen_options`` (the options with one value each) and, when there were
+        candidates, ``validation``: ``fraction``, ``n_fit``, ``n_validation``,
+        ``candidates`` (one options mapping each) and ``accuracies``.
+
+    Raises
+    ------
+    ValueError
+        If an option that cannot take candidates is a list, a list is empty,
+        ``validation_fraction`` is outside (0, 1), or the training rows are too
+        few to hold out at least one row of every class.
+    """
+    options = dict(options or {})
+    if name not in CLASSIFIERS:
+        raise ValueError(f"name must be one of {sorted(CLASSIFIERS)}, got {name!r}.")
+    listed = {key: value for key, value in options.items() if isinstance(value, list)}
+    allowed = CANDIDATE_OPTIONS.get(name, set())
+    for key, values in listed.items():
+        if key not in allowed:
+            raise ValueError(
+                f"Invalid option {key!r} of classifier {name!r}: only "
+                f"{sorted(allowed)} may list candidate values, got {values!r}."
+            )
+        if not values:
+            raise ValueError(
+                f"Invalid option {key!r} of classifier {name!r}: the list of "
+                "candidate values is empty."
+            )
+    if not listed:
+        result = evaluate(
+            make_pipeline(name, options, n_jobs=n_jobs, seed=seed),
+            X_train,
+            y_train,
+            X_test,
+            y_test,
+        )
+        return {**result, "chosen_options": options}
+    if not 0.0 < validation_fraction < 1.0:
+        raise ValueError(
+            f"validation_fraction must be in (0, 1), got {validation_fraction!r}."
+        )
+    _check_xy(X_train, y_train, "X_train", "y_train")
+    try:
+        fit_rows, validation_rows = train_test_split(
+            np.arange(X_train.shape[0]),
+            test_size=validation_fraction,
+            stratify=y_train,
+            random_state=seed,
+        )
+    except ValueError as error:
+        raise ValueError(
+            f"Cannot hold out {validation_fraction:g} of {X_train.shape[0]} training "
+            f"rows with every class on both sides: {error}"
+        ) from None
+    fit_rows.sort()
+    validation_rows.sort()
+
+    keys = sorted(listed)
+    candidates = [
+        {**options, **dict(zip(keys, values, strict=True))}
+        for values in itertools.product(*(listed[key] for key in keys))
+    ]
+    X_fit, y_fit = X_train[fit_rows], y_train[fit_rows]
+    X_validation, y_validation = X_train[validation_rows], y_train[validation_rows]
+    accuracies = []
+    for candidate in candidates:
+        scored = evaluate(
+            make_pipeline(name, candidate, n_jobs=n_jobs, seed=seed),
+            X_fit,
+            y_fit,
+            X_validation,
+            y_validation,
+        )
+        chosen = {key: candidate[key] for key in keys}
+        logger.info(
+            "Validation accuracy %.4f with %s (fit %.1f s)",
+            scored["accuracy"],
+            chosen,
+            scored["fit_seconds"],
+        )
+        accuracies.append(scored["accuracy"])
+    best = candidates[int(np.argmax(accuracies))]
+    logger.info("Chosen by validation: %s", {key: best[key] for key in keys})
+    result = evaluate(
+        make_pipeline(name, best, n_jobs=n_jobs, seed=seed),
+        X_train,
+        y_train,
+        X_test,
+        y_test,
+    )
+    result["chosen_options"] = best
+    result["validation"] = {
+        "fraction": float(validation_fraction),
+        "n_fit": int(fit_rows.size),
+        "n_validation": int(validation_rows.size),
+        "candidates": [{key: c[key] for key in keys} for c in candidates],
+        "accuracies": accuracies,
+    }
+    return result
 
 
 def evaluate_folds(
