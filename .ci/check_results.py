@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from aecore.results import FIGURE_NAMES, TABLE_NAMES
+from aecore.results import FIGURE_NAMES, table_names
 
 
 def main():
@@ -29,9 +29,16 @@ def main():
     args = parser.parse_args()
     results = Path(args.results)
 
-    expected = [results / "provenance.json"]
+    # The tables a run builds depend on its config (the tuned table is optional).
+    provenance_path = results / "provenance.json"
+    config = {}
+    if _non_empty(provenance_path):
+        config = json.loads(provenance_path.read_text()).get("config") or {}
+    expected = [provenance_path]
     expected += [
-        results / "tables" / f"{t}.{e}" for t in TABLE_NAMES for e in ("csv", "tex")
+        results / "tables" / f"{t}.{e}"
+        for t in table_names(config)
+        for e in ("csv", "tex")
     ]
     expected += [
         results / "figures" / f"{f}.{e}" for f in FIGURE_NAMES for e in ("png", "pdf")
@@ -40,6 +47,9 @@ def main():
 
     if not problems:
         problems += _check_accuracy(results, args.min_ratio)
+        if "tuned" in table_names(config):
+            tuned = pd.read_csv(results / "tables" / "tuned.csv")
+            print(tuned.to_string(index=False))
         provenance = json.loads((results / "provenance.json").read_text())
         for key in ("dataset", "config", "packages", "git", "date", "machine"):
             if key not in provenance:

@@ -1,4 +1,8 @@
-"""Fit one classifier on one feature set; write test accuracy and fold scores."""
+"""Fit one classifier on one feature set; write test accuracy and fold scores.
+
+Options that list candidate values are chosen by validation on held-out training
+rows first (aecore.classify.evaluate_with_validation).
+"""
 
 from _common import check_memory_budget, start, write_json
 
@@ -8,20 +12,16 @@ import numpy as np  # noqa: E402
 
 from aecore.classify import (  # noqa: E402
     estimate_fit_bytes,
-    evaluate,
     evaluate_folds,
+    evaluate_with_validation,
     make_pipeline,
 )
 
 smk = snakemake  # noqa: F821
-classifier = smk.wildcards.classifier
+# The wildcard is the metrics file's name: the classifier alone, or the classifier
+# followed by its options (aecore.naming.classifier_options_name).
+classifier = smk.params.classifier
 features = smk.wildcards.features
-
-
-def make():
-    return make_pipeline(
-        classifier, smk.params.options, n_jobs=smk.threads, seed=smk.params.seed
-    )
 
 
 X_train = np.load(smk.input.train, mmap_mode="r")
@@ -55,10 +55,26 @@ logger.info(
     X_train.shape[1],
 )
 
-result = evaluate(make(), X_train, y_train, X_test, y_test)
+result = evaluate_with_validation(
+    classifier,
+    smk.params.options,
+    X_train,
+    y_train,
+    X_test,
+    y_test,
+    n_jobs=smk.threads,
+    seed=smk.params.seed,
+)
 logger.info(
     "Test accuracy %.4f (fit %.1f s)", result["accuracy"], result["fit_seconds"]
 )
+chosen = result["chosen_options"]
+
+
+def make():
+    return make_pipeline(classifier, chosen, n_jobs=smk.threads, seed=smk.params.seed)
+
+
 if smk.params.folds and folds:
     result.update(evaluate_folds(make, X_train, y_train, X_test, y_test, folds))
     logger.info("Folds: mean %.4f, std %.4f", result["fold_mean"], result["fold_std"])
@@ -69,6 +85,7 @@ result.update(
     model=model,
     feature_set=feature_set,
     classifier=classifier,
+    run=smk.wildcards.classifier,
     options=dict(smk.params.options),
 )
 write_json(result, smk.output[0])

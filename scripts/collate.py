@@ -95,6 +95,14 @@ def table_activation():
     save_figure(figure, smk.output.png, smk.output.pdf)
 
 
+def table_tuned():
+    metrics = collate.load_metrics(smk.input.metrics)
+    table = collate.tuned_table(
+        metrics, summaries(), smk.params.default_model, smk.params.tuned_model
+    )
+    write_table(table, smk.output.csv, smk.output.tex)
+
+
 def table_speed():
     table = collate.speed_table([pd.read_csv(path) for path in smk.input.timings])
     write_table(table, smk.output.csv, smk.output.tex)
@@ -116,5 +124,6 @@ BUILDERS = {
     "table_patch_count": table_patch_count,
     "table_activation": table_activation,
     "table_speed": table_speed,
+    "table_tuned": table_tuned,
 }
 BUILDERS[smk.rule]()

@@ -363,3 +363,89 @@ def test_figures_draw(tmp_path):
     assert len(figures[1].axes) == 10  # 2 rows of 5, 4 of them blank
     with pytest.raises(ValueError, match="grids and titles must be non-empty"):
         plots.filter_panel_figure([grid], [], "x")
+
+
+TUNED = "h400_rho0.035_lam0.003_beta5_n100000_sigmoid_lin_zca_s0"
+
+
+def tuned_metrics(tmp_path):
+    run = {"options": {"C": [0.01, 0.1], "max_iter": 100}, "run": "logreg_C0.01-0.1"}
+    records = [
+        metric(
+            f"{TUNED}/1-quadrant",
+            "logreg",
+            0.62,
+            1600,
+            chosen_options={"C": 0.1, "max_iter": 100},
+            converged=True,
+            **run,
+        ),
+        metric(
+            RAW_FEATURES,
+            "logreg",
+            0.39,
+            3072,
+            chosen_options={"C": 0.01, "max_iter": 100},
+            converged=True,
+            **run,
+        ),
+        metric(
+            f"{MODEL}/1-quadrant",
+            "logreg",
+            0.5,
+            300,
+            chosen_options={"C": 0.1, "max_iter": 100},
+            converged=False,
+            **run,
+        ),
+    ]
+    return collate.load_metrics(write_metrics(tmp_path, records))
+
+
+def test_tuned_table_rows(tmp_path):
+    summaries = [summary(MODEL), summary(TUNED, reason="iteration limit")]
+    table = collate.tuned_table(tuned_metrics(tmp_path), summaries, MODEL, TUNED)
+    assert list(table.columns) == collate.TUNED_COLUMNS
+    assert list(table["features"]) == [
+        "raw pixels",
+        "default autoencoder",
+        "tuned autoencoder",
+    ]
+    assert list(table["accuracy"]) == [0.39, 0.5, 0.62]
+    assert list(table["C"]) == [0.01, 0.1, 0.1]
+    assert list(table["n_features"]) == [3072, 300, 1600]
+    assert list(table["classifier_converged"]) == [True, False, True]
+    assert pd.isna(table.loc[0, "hidden_sizes"])
+    assert pd.isna(table.loc[0, "stop_reason"])
+    assert list(table["hidden_sizes"][1:]) == ["75", "400"]
+    assert list(table["feature_set"][1:]) == ["stride 1, quadrant"] * 2
+    assert list(table["stop_reason"][1:]) == ["converged", "iteration limit"]
+
+
+def test_tuned_table_fixed_options(tmp_path):
+    # Metrics written before validation existed carry options but no chosen_options.
+    records = [metric(RAW_FEATURES, "forest", 0.3, 3072, options={"n_estimators": 5})]
+    metrics = collate.load_metrics(write_metrics(tmp_path, records))
+    table = collate.tuned_table(metrics, [], MODEL, TUNED)
+    assert pd.isna(table.loc[0, "C"])
+    latex = collate.to_latex(table)
+    assert "raw pixels" in latex
+    assert "--" in latex
+
+
+def test_tuned_table_rejects_other_models(tmp_path):
+    metrics = tuned_metrics(tmp_path)
+    with pytest.raises(ValueError, match="do not belong in the tuned table"):
+        collate.tuned_table(metrics, [summary(MODEL)], MODEL, SMALL)
+    with pytest.raises(
+        ValueError, match=f"No training summary for the model '{TUNED}'"
+    ):
+        collate.tuned_table(metrics, [summary(MODEL)], MODEL, TUNED)
+
+
+def test_table_names_follow_config():
+    from aecore.results import TABLE_NAMES, table_names
+
+    assert table_names(None) == TABLE_NAMES
+    assert table_names({"tuned": None}) == TABLE_NAMES
+    assert table_names({"tuned": {"model": {}}}) == (*TABLE_NAMES, "tuned")

@@ -125,3 +125,90 @@ def test_dataset_options_follow_kind(kind, options, problem):
         validate_config(config, SCHEMA)
     assert "'dataset.options" in str(caught.value)
     assert problem in str(caught.value)
+
+
+def tuned_entry():
+    return {
+        "model": {
+            "hidden_sizes": [50],
+            "sparsity_target": 0.035,
+            "weight_decay": 0.003,
+            "sparsity_weight": 5,
+            "num_patches": 1000,
+        },
+        "features": {"stride": 2, "pooling": "quadrant"},
+        "classify": {"classifiers": ["logreg"]},
+    }
+
+
+def test_tuned_absent_defaults_to_null():
+    config = quick_config()
+    del config["tuned"]
+    validate_config(config, SCHEMA)
+    assert config["tuned"] is None
+
+
+def test_tuned_entry_gets_defaults():
+    config = quick_config()
+    config["tuned"] = tuned_entry()
+    validate_config(config, SCHEMA)
+    tuned = config["tuned"]
+    assert tuned["model"]["activation"] == "sigmoid"
+    assert tuned["model"]["whiten"] is False
+    assert tuned["classify"]["options"] == {}
+
+
+def test_candidate_c_values_accepted():
+    config = quick_config()
+    config["classify"]["options"]["linsvm"]["C"] = [1.0e-4, 1.0e-3]
+    validate_config(config, SCHEMA)
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (
+            lambda t: t["model"].pop("num_patches"),
+            "'tuned.model.num_patches' is missing; it must be an integer >= 1",
+        ),
+        (
+            lambda t: t.update(stride=1),
+            "'tuned.stride' is not a known key; 'tuned' allows classify, features, "
+            "model",
+        ),
+        (
+            lambda t: t["features"].update(pooling="max"),
+            "'tuned.features.pooling' must be one of 'concat', 'quadrant'",
+        ),
+        (
+            lambda t: t["classify"].update(classifiers=["knn"]),
+            "'tuned.classify.classifiers[0]' must be one of 'logreg', 'linsvm'",
+        ),
+        (
+            lambda t: t["classify"].update(options={"logreg": {"C": [0.1, -1]}}),
+            "'tuned.classify.options.logreg.C' must be a number > 0 or a list",
+        ),
+        (
+            lambda t: t["classify"].update(options={"logreg": {"C": []}}),
+            "'tuned.classify.options.logreg.C' must be a number > 0 or a list",
+        ),
+        (
+            lambda t: t["classify"].update(options={"logreg": {"gamma": 1}}),
+            "'tuned.classify.options.logreg.gamma' is not a known key",
+        ),
+    ],
+)
+def test_tuned_problems_named(change, problem):
+    config = quick_config()
+    config["tuned"] = tuned_entry()
+    change(config["tuned"])
+    with pytest.raises(ConfigError) as raised:
+        validate_config(config, SCHEMA)
+    assert problem in str(raised.value)
+
+
+def test_tuned_must_be_mapping_or_null():
+    config = quick_config()
+    config["tuned"] = [1]
+    with pytest.raises(ConfigError, match="'tuned' must be a mapping or null"):
+        validate_config(config, SCHEMA)

@@ -19,7 +19,7 @@ import yaml
 from conftest import file_modes
 
 from aecore.naming import ModelPoint, model_name
-from aecore.results import FIGURE_NAMES, TABLE_NAMES
+from aecore.results import FIGURE_NAMES, table_names
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEFILE = ROOT / "workflow" / "Snakefile"
@@ -88,6 +88,13 @@ def expected_models(config):
     ]
     points += [ModelPoint(**{**base, "num_patches": n}) for n in config["patch_count"]]
     points += [ModelPoint(**{**base, "activation": a}) for a in config["activation"]]
+    if config.get("tuned"):
+        tuned = config["tuned"]["model"]
+        points.append(
+            ModelPoint(
+                **{**base, **tuned, "hidden_sizes": tuple(tuned["hidden_sizes"])}
+            )
+        )
     return {model_name(point) for point in points}
 
 
@@ -121,6 +128,7 @@ def test_equal_numbers_give_one_job(tmp_path):
     config["depth"] = [[75]]
     config["patch_count"] = [config["default_model"]["num_patches"]]
     config["activation"] = ["sigmoid"]
+    config["tuned"] = None
     result = dry_run(config, tmp_path)
     assert result.returncode == 0, result.stdout
     assert job_counts(result.stdout)["train_model"] == 1
@@ -281,6 +289,69 @@ def test_primary_classifier_must_be_listed(tmp_path):
     result = dry_run(config, tmp_path)
     assert result.returncode != 0
     assert "'classify.primary' must be one of" in result.stdout
+
+
+def test_asymmetric_tuned_hidden_sizes_rejected(tmp_path):
+    config = load_preset("quick.yaml")
+    config["tuned"]["model"]["hidden_sizes"] = [50, 25]
+    result = dry_run(config, tmp_path)
+    assert result.returncode != 0
+    assert "'tuned.model.hidden_sizes'" in result.stdout
+    assert "[50, 25]" in result.stdout
+
+
+def metrics_outputs(config, tmp_path):
+    """Metrics files that a full dry run of ``config`` would write."""
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = snakemake("--dry-run", "--configfile", path, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout
+    return set(re.findall(r"output: (results/metrics/\S+\.json)", result.stdout))
+
+
+def test_tuned_options_name_metrics_files(tmp_path):
+    config = load_preset("quick.yaml")
+    config["classify"]["options"]["logreg"] = {"C": 1.0e-4, "max_iter": 300}
+    config["tuned"]["classify"]["options"]["logreg"] = {"C": [0.001, 0.1]}
+    outputs = metrics_outputs(config, tmp_path)
+    tuned = sorted(path for path in outputs if "logreg_" in path)
+    run = "logreg_C0.001-0.1_max_iter300.json"
+    assert tuned == sorted(
+        [
+            f"results/metrics/raw/pixels/{run}",
+            f"results/metrics/h75_rho0.01_lam0.0001_beta3_n5000_sigmoid_s0/4-quadrant/{run}",
+            "results/metrics/h25_rho0.035_lam0.003_beta5_n2000_sigmoid_lin_zca_s0/"
+            f"4-quadrant/{run}",
+        ]
+    )
+    assert "results/metrics/raw/pixels/logreg.json" in outputs
+
+
+def test_tuned_changed_option_changes_name(tmp_path):
+    config = load_preset("quick.yaml")
+    config["tuned"]["classify"]["options"]["logreg"] = {"C": [0.001, 0.1]}
+    first = metrics_outputs(config, tmp_path)
+    config["tuned"]["classify"]["options"]["logreg"]["max_iter"] = 50
+    second = metrics_outputs(config, tmp_path)
+    changed = sorted(second - first)
+    assert len(changed) == 3
+    assert all(path.endswith("/logreg_C0.001-0.1_max_iter50.json") for path in changed)
+
+
+def test_tuned_default_options_share_metrics(tmp_path):
+    config = load_preset("quick.yaml")
+    config["tuned"]["classify"]["options"] = {}
+    config["tuned"]["features"] = config["features"]["default"]
+    outputs = metrics_outputs(config, tmp_path)
+    assert not [path for path in outputs if "logreg_" in path]
+    counts = job_counts(dry_run(config, tmp_path).stdout)
+    config["tuned"] = None
+    untuned = job_counts(dry_run(config, tmp_path).stdout)
+    # Only the tuned model's training, features and fit are new jobs.
+    assert counts["classify"] == untuned["classify"] + 1
+    assert counts["extract_features"] == untuned["extract_features"] + 1
+    assert counts["table_tuned"] == 1
+    assert "table_tuned" not in untuned
 
 
 PROFILES = sorted(path.parent.name for path in ROOT.glob("profiles/*/config.yaml"))
@@ -524,9 +595,10 @@ def test_workflow_end_to_end_on_tiny_images(tmp_path):
     config["patch_count"] = [100, 300]
     config["classify"]["options"]["forest"] = {"n_estimators": 10, "pca": 8}
     config["speed"] = {"sizes": [100, 1000], "repeats": 1, "extra_timings": []}
+    config["tuned"]["model"].update(hidden_sizes=[8], num_patches=300)
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
-    targets = [f"results/tables/{name}.csv" for name in TABLE_NAMES]
+    targets = [f"results/tables/{name}.csv" for name in table_names(config)]
     targets += [f"results/figures/{name}.pdf" for name in FIGURE_NAMES]
     targets += ["results/provenance.json"]
 
@@ -546,7 +618,7 @@ def test_workflow_end_to_end_on_tiny_images(tmp_path):
     )
     assert checker.returncode == 0, checker.stdout
     logs = list((tmp_path / "logs" / "train_model").glob("*.log"))
-    assert len(logs) == 5
+    assert len(logs) == 6
     assert all("loss" in log.read_text() for log in logs)
     assert not list((tmp_path / "results" / "features").rglob("*.npy"))
 

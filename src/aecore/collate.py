@@ -28,6 +28,8 @@ __all__ = [
     "depth_table",
     "patch_count_table",
     "activation_table",
+    "tuned_table",
+    "TUNED_COLUMNS",
     "speed_table",
     "cpu_device_label",
     "to_latex",
@@ -324,6 +326,99 @@ def activation_table(
         "accuracy",
     ]
     return merged[columns].reset_index(drop=True)
+
+
+#: Columns of :func:`tuned_table`, in order.
+TUNED_COLUMNS = [
+    "features",
+    "hidden_sizes",
+    "feature_set",
+    "classifier",
+    "C",
+    "n_features",
+    "accuracy",
+    "classifier_converged",
+    "stop_reason",
+]
+
+
+def tuned_table(
+    metrics: pd.DataFrame,
+    summaries: Sequence[Mapping],
+    default_model: str,
+    tuned_model: str,
+) -> pd.DataFrame:
+    """Tabulate raw pixels, the default model and the tuned model side by side.
+
+    Parameters
+    ----------
+    metrics : pandas.DataFrame
+        Output of :func:`load_metrics`: raw pixels and the two models' feature
+        sets, each with the same classifiers.
+    summaries : sequence of mapping
+        Training summaries of the two models, as in :func:`training_table`.
+    default_model, tuned_model : str
+        Model names of the default and the tuned model.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``TUNED_COLUMNS``. ``features`` is ``raw pixels``, ``default
+        autoencoder`` or ``tuned autoencoder``, and ``feature_set`` reads, for
+        example, ``stride 1, quadrant``. ``C`` is the value used, which validation
+        chose when candidates were listed, and is empty for classifiers without C.
+        ``classifier_converged`` is False when the final fit raised a
+        ConvergenceWarning, and ``stop_reason`` is that of the model's training.
+        Rows follow that order of features, then the order of ``metrics``.
+
+    Raises
+    ------
+    ValueError
+        If a metrics row belongs to another model, or a model has no summary.
+    """
+    roles = {"raw": "raw pixels", default_model: "default autoencoder"}
+    roles[tuned_model] = "tuned autoencoder"
+    unknown = sorted(set(metrics["model"]) - set(roles))
+    if unknown:
+        raise ValueError(
+            f"Metrics of models {unknown} do not belong in the tuned table, which "
+            f"compares raw pixels, {default_model!r} and {tuned_model!r}."
+        )
+    stops = {summary["model"]: summary["stop_reason"] for summary in summaries}
+    order = {role: position for position, role in enumerate(roles.values())}
+    rows = []
+    for _, record in metrics.iterrows():
+        model = record["model"]
+        if model != "raw" and model not in stops:
+            raise ValueError(f"No training summary for the model {model!r}.")
+        chosen = record.get("chosen_options")
+        if not isinstance(chosen, Mapping):
+            chosen = record.get("options")
+        chosen = chosen if isinstance(chosen, Mapping) else {}
+        is_raw = model == "raw"
+        if is_raw:
+            hidden, feature_set = None, None
+        else:
+            hidden = "-".join(str(h) for h in parse_model_name(model).hidden_sizes)
+            stride, pooling = parse_feature_set_name(record["feature_set"])
+            feature_set = f"stride {stride}, {pooling}"
+        rows.append(
+            {
+                "features": roles[model],
+                "hidden_sizes": hidden,
+                "feature_set": feature_set,
+                "classifier": record["classifier"],
+                "C": chosen.get("C"),
+                "n_features": int(record["n_features"]),
+                "accuracy": float(record["accuracy"]),
+                "classifier_converged": record.get("converged"),
+                "stop_reason": None if is_raw else stops[model],
+            }
+        )
+    table = pd.DataFrame(rows, columns=TUNED_COLUMNS)
+    rank = table["features"].map(order)
+    table = table.iloc[rank.argsort(kind="stable")]
+    return table.reset_index(drop=True)
 
 
 def cpu_device_label(cpu: str, threads: int) -> str:

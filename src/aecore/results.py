@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -15,12 +16,15 @@ from aecore.viz import tile_grid
 __all__ = [
     "FIGURE_NAMES",
     "TABLE_NAMES",
+    "TUNED_TABLE_NAMES",
     "filter_grid",
     "model_history",
     "model_summary",
+    "table_names",
 ]
 
-#: Collated tables under ``results/tables/`` that the report reads or includes.
+#: Collated tables under ``results/tables/`` that every run builds and the report
+#: reads or includes; :func:`table_names` adds the optional ones.
 TABLE_NAMES = (
     "gradient_check",
     "training",
@@ -32,6 +36,30 @@ TABLE_NAMES = (
     "activation",
     "speed",
 )
+
+#: Collated tables built only when the config has a ``tuned`` entry.
+TUNED_TABLE_NAMES = ("tuned",)
+
+
+def table_names(config: Mapping | None) -> tuple[str, ...]:
+    """Return the collated tables that a run with this config builds.
+
+    Parameters
+    ----------
+    config : mapping or None
+        The workflow config (for a finished run, the one in ``provenance.json``).
+        None or an empty mapping gives the tables every run builds.
+
+    Returns
+    -------
+    tuple of str
+        ``TABLE_NAMES``, followed by ``TUNED_TABLE_NAMES`` when ``config["tuned"]``
+        is set.
+    """
+    if config and config.get("tuned"):
+        return TABLE_NAMES + TUNED_TABLE_NAMES
+    return TABLE_NAMES
+
 
 #: Collated figures under ``results/figures/`` that the report includes.
 FIGURE_NAMES = (

@@ -13,9 +13,8 @@ rule classify:
     resources:
         mem_mb=classify_mem_mb,
     params:
-        options=lambda wildcards: config["classify"]["options"].get(
-            wildcards.classifier, {}
-        ),
+        classifier=lambda wildcards: CLASSIFIER_RUNS[wildcards.classifier][0],
+        options=lambda wildcards: CLASSIFIER_RUNS[wildcards.classifier][1],
         folds=config["classify"]["folds"],
         seed=config["seed"],
     script:

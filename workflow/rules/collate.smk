@@ -178,3 +178,26 @@ rule table_speed:
         mem_mb=1000,
     script:
         "../../scripts/collate.py"
+
+
+if TUNED:
+
+    rule table_tuned:
+        input:
+            metrics=metrics_paths(TUNED_FEATURES, TUNED_RUNS),
+            models=model_dirs([DEFAULT_MODEL, *TUNED_MODELS]),
+        output:
+            **table_outputs("tuned"),
+        log:
+            "logs/collate/table_tuned.log",
+        localrule: True
+        conda:
+            CONDA_ENV
+        threads: 1
+        resources:
+            mem_mb=1000,
+        params:
+            default_model=DEFAULT_MODEL,
+            tuned_model=TUNED_MODELS[0],
+        script:
+            "../../scripts/collate.py"

@@ -1,5 +1,6 @@
 """Config validation and the functions that turn the config into target paths."""
 
+import re
 import sys
 from pathlib import Path
 
@@ -21,13 +22,14 @@ from aecore.naming import (
     MODEL_NAME_PATTERN,
     POOLINGS,
     ModelPoint,
+    classifier_options_name,
     feature_set_name,
     model_name,
     parse_exponent_strings,
     parse_feature_set_name,
     parse_model_name,
 )
-from aecore.results import FIGURE_NAMES, TABLE_NAMES
+from aecore.results import FIGURE_NAMES, table_names
 
 # Snakemake loads the config as YAML 1.1, where 1e-4 is a string: read it as a number
 # wherever the schema expects one, and leave string keys such as dataset.name alone.
@@ -78,23 +80,59 @@ PREPARE_THREADS = min(
 )
 
 
+def tuned_options(name):
+    """Options of one classifier in the tuned table: classify.options, then tuned's."""
+    return {
+        **config["classify"]["options"].get(name, {}),
+        **config["tuned"]["classify"]["options"].get(name, {}),
+    }
+
+
+def run_name(name, options):
+    """Metrics file name of a classifier with options (without .json).
+
+    The classifier alone (``logreg``) when the options are those of
+    classify.options, else the classifier followed by every option
+    (``logreg_C0.001-0.01_max_iter1000``), so two option sets never write one file
+    and a changed option writes a new one.
+    """
+    if options == config["classify"]["options"].get(name, {}):
+        return name
+    return classifier_options_name(name, options)
+
+
+# Metrics file name to classifier and options, for every name the config requests.
+CLASSIFIER_RUNS = {
+    name: (name, config["classify"]["options"].get(name, {})) for name in CLASSIFIERS
+}
+TUNED = config["tuned"]
+TUNED_RUNS = []
+if TUNED:
+    for name in unique(TUNED["classify"]["classifiers"]):
+        TUNED_RUNS.append(run_name(name, tuned_options(name)))
+        CLASSIFIER_RUNS[TUNED_RUNS[-1]] = (name, tuned_options(name))
+
+
 wildcard_constraints:
     model=MODEL_NAME_PATTERN,
     fset=FEATURE_SET_PATTERN,
     features=rf"{RAW_FEATURES}|{MODEL_NAME_PATTERN}/{FEATURE_SET_PATTERN}",
-    classifier="|".join(CLASSIFIERS),
+    classifier="|".join(re.escape(name) for name in CLASSIFIER_RUNS),
     dataset=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
     parameter="rho|lambda|beta",
 
 
 def _check_config():
     """Reject settings that the schema cannot express."""
-    for hidden in [config["default_model"]["hidden_sizes"], *config["depth"]]:
+    hidden_lists = [config["default_model"]["hidden_sizes"], *config["depth"]]
+    if config["tuned"]:
+        hidden_lists.append(config["tuned"]["model"]["hidden_sizes"])
+    for hidden in hidden_lists:
         if list(hidden) != list(reversed(hidden)):
             raise ValueError(
                 f"Invalid config: hidden layer sizes must be symmetric (for example "
-                f"[200, 75, 200]), got {hidden} in 'default_model.hidden_sizes' or "
-                f"'depth'."
+                f"[200, 75, 200]), got {hidden} in 'default_model.hidden_sizes', "
+                f"'depth' or 'tuned.model.hidden_sizes'."
             )
     if PRIMARY_CLASSIFIER not in CLASSIFIER_NAMES:
         raise ValueError(
@@ -151,12 +189,20 @@ PATCH_COUNT_MODELS = unique(
 ACTIVATION_MODELS = unique(
     model_name(point_with(activation=activation)) for activation in config["activation"]
 )
+TUNED_MODELS = []
+if TUNED:
+    tuned_point = {
+        **TUNED["model"],
+        "hidden_sizes": tuple(TUNED["model"]["hidden_sizes"]),
+    }
+    TUNED_MODELS.append(model_name(point_with(**tuned_point)))
 ALL_MODELS = unique(
     [DEFAULT_MODEL]
     + [m for parameter in ABLATION_FIELDS for m in ablation_models(parameter)]
     + DEPTH_MODELS
     + PATCH_COUNT_MODELS
     + ACTIVATION_MODELS
+    + TUNED_MODELS
 )
 
 DEFAULT_FSET = feature_set_name(
@@ -184,7 +230,21 @@ DEPTH_FEATURES = [f"{model}/{DEFAULT_FSET}" for model in DEPTH_MODELS]
 PATCH_COUNT_FEATURES = [f"{model}/{DEFAULT_FSET}" for model in PATCH_COUNT_MODELS]
 ACTIVATION_FEATURES = [f"{model}/{DEFAULT_FSET}" for model in ACTIVATION_MODELS]
 
-TABLES = list(TABLE_NAMES)
+# The tuned table compares raw pixels, the default model and the tuned model, each
+# with the tuned classifier options; both models use the tuned feature set.
+if TUNED:
+    TUNED_FSET = feature_set_name(
+        TUNED["features"]["stride"], TUNED["features"]["pooling"]
+    )
+    TUNED_FEATURES = [
+        RAW_FEATURES,
+        f"{DEFAULT_MODEL}/{TUNED_FSET}",
+        f"{TUNED_MODELS[0]}/{TUNED_FSET}",
+    ]
+else:
+    TUNED_FEATURES = []
+
+TABLES = list(table_names(config))
 FIGURES = list(FIGURE_NAMES)
 
 
@@ -253,7 +313,8 @@ def figure_outputs(name, category):
 
 def classify_threads(wildcards):
     """Threads of a classify job: one for the linear SVM, whose liblinear is serial."""
-    return 1 if wildcards.classifier == "linsvm" else config["max_threads"]
+    classifier, _ = CLASSIFIER_RUNS[wildcards.classifier]
+    return 1 if classifier == "linsvm" else config["max_threads"]
 
 
 def classify_mem_mb(wildcards, input):
@@ -262,7 +323,6 @@ def classify_mem_mb(wildcards, input):
 
     # The inputs are float32, so their size in MiB counts values per 4 bytes.
     values = int(input.size_mb * 2**20 / 4)
-    estimate = (
-        estimate_fit_bytes(wildcards.classifier, values, 0, 1, {"pca": None}) / 2**20
-    )
+    classifier, _ = CLASSIFIER_RUNS[wildcards.classifier]
+    estimate = estimate_fit_bytes(classifier, values, 0, 1, {"pca": None}) / 2**20
     return int(estimate) + 1000
