@@ -17,6 +17,7 @@ from aecore.report.values import (
     change_phrase,
     collect_values,
     is_converged,
+    points_phrase,
     training_longtable,
 )
 
@@ -438,3 +439,113 @@ def test_write_report_inputs_writes_macros_file(results, tmp_path):
     assert r"\newif\ifresHaveGpu\resHaveGpufalse" in text
     assert (out / "training_table.tex").exists()
     assert (out / "config.txt").exists()
+
+
+TUNED_CONFIG = {
+    "model": {
+        "hidden_sizes": [400],
+        "sparsity_target": 0.035,
+        "weight_decay": 0.003,
+        "sparsity_weight": 5,
+        "num_patches": 100000,
+        "activation": "sigmoid",
+        "linear_decoder": True,
+        "whiten": True,
+    },
+    "features": {"stride": 1, "pooling": "quadrant"},
+    "classify": {"classifiers": ["logreg"], "options": {"logreg": {"C": [0.01, 1]}}},
+}
+
+
+def _tuned_results(tmp_path, tuned, table=None):
+    results = tmp_path / "results"
+    results.mkdir()
+    provenance = {"config": {**CONFIG, "tuned": tuned}}
+    (results / "provenance.json").write_text(json.dumps(provenance))
+    if table is not None:
+        _write_csv(results, "tuned", table)
+    return results
+
+
+def _tuned_table(accuracies=(0.38, 0.5, 0.625)):
+    rows = zip(
+        ["raw pixels", "default autoencoder", "tuned autoencoder"],
+        [None, "75", "400"],
+        [None, "stride 1, quadrant", "stride 1, quadrant"],
+        [0.01, 0.1, 0.1],
+        [3072, 300, 1600],
+        accuracies,
+        [None, "converged", "iteration limit"],
+        strict=True,
+    )
+    return pd.DataFrame(
+        [
+            {
+                "features": features,
+                "hidden_sizes": hidden,
+                "feature_set": feature_set,
+                "classifier": "logreg",
+                "C": c,
+                "n_features": count,
+                "accuracy": accuracy,
+                "stop_reason": stop,
+            }
+            for features, hidden, feature_set, c, count, accuracy, stop in rows
+        ]
+    )
+
+
+def test_tuned_values(tmp_path):
+    values = collect_values(_tuned_results(tmp_path, TUNED_CONFIG, _tuned_table()))
+    macros = values.macros
+    assert values.flags["TunedConfigured"]
+    assert values.flags["HaveTuned"]
+    assert macros["TunedAccuracy"] == format_percent(0.625)
+    assert macros["TunedRawAccuracy"] == format_percent(0.38)
+    assert macros["TunedDefaultAccuracy"] == format_percent(0.5)
+    assert macros["TunedFeatureCount"] == "1\\,600"
+    assert macros["TunedFeatureSet"] == "stride 1, quadrant"
+    assert macros["TunedClassifier"] == "logistic regression"
+    assert macros["TunedSetting"] == "logistic regression ($C = 0.1$)"
+    assert macros["TunedStopReason"] == "iteration limit"
+    assert macros["TunedValidationShare"] == "20\\%"
+    assert macros["TunedModel"].startswith(
+        "400 sigmoid hidden units, a linear decoder and ZCA-whitened patches"
+    )
+    assert macros["TunedComparison"] == (
+        "This is 12.5 percentage points above the default model on the same "
+        "features (50.0\\%) and 24.5 percentage points above raw pixels (38.0\\%)."
+    )
+
+
+def test_tuned_comparison_below(tmp_path):
+    table = _tuned_table(accuracies=(0.38, 0.5, 0.45))
+    macros = collect_values(_tuned_results(tmp_path, TUNED_CONFIG, table)).macros
+    assert "5.0 percentage points below the default model" in macros["TunedComparison"]
+
+
+def test_tuned_off_without_config(tmp_path):
+    # A tuned table left from an earlier run is ignored when the config has none.
+    values = collect_values(_tuned_results(tmp_path, None, _tuned_table()))
+    assert not values.flags["TunedConfigured"]
+    assert not values.flags["HaveTuned"]
+    assert values.macros["TunedAccuracy"] == "n/a"
+
+
+def test_tuned_configured_without_table(tmp_path):
+    values = collect_values(_tuned_results(tmp_path, TUNED_CONFIG))
+    assert values.flags["TunedConfigured"]
+    assert not values.flags["HaveTuned"]
+
+
+@pytest.mark.parametrize(
+    ("difference", "phrase"),
+    [
+        (0.041, "4.1 percentage points above x"),
+        (-0.02, "2.0 percentage points below x"),
+        (0.0001, "the same as x"),
+        (float("nan"), "compared with x"),
+    ],
+)
+def test_points_phrase(difference, phrase):
+    assert points_phrase(difference, "x") == phrase

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from aecore.classify import CLASSIFIERS
+from aecore.classify import CLASSIFIERS, VALIDATION_FRACTION
 from aecore.gradient import CHECK_EPSILON
 from aecore.model import RHO_HAT_EPS
 from aecore.naming import ModelPoint, model_name
@@ -33,7 +33,7 @@ from aecore.report.latex import (
     format_scientific,
     latex_escape,
 )
-from aecore.results import FIGURE_NAMES, TABLE_NAMES
+from aecore.results import FIGURE_NAMES, TABLE_NAMES, table_names
 
 __all__ = [
     "TABLE_NAMES",
@@ -139,6 +139,18 @@ MACRO_NAMES = (
     "GpuSpeedup",
     "GpuComparison",
     "GradCheckVerdict",
+    # The tuned model.
+    "TunedModel",
+    "TunedFeatureSet",
+    "TunedFeatureCount",
+    "TunedClassifier",
+    "TunedSetting",
+    "TunedStopReason",
+    "TunedAccuracy",
+    "TunedRawAccuracy",
+    "TunedDefaultAccuracy",
+    "TunedComparison",
+    "TunedValidationShare",
 )
 
 #: Every flag the LaTeX sources test, off until a result turns it on.
@@ -165,6 +177,8 @@ FLAG_NAMES = (
     "PatchesFromClassifierTrainSplit",
     "PatchesFromClassifierTestSplit",
     "FoldsTurnedOff",
+    "TunedConfigured",
+    "HaveTuned",
 )
 
 #: Prefix of every generated macro and flag, which keeps them apart from LaTeX's own.
@@ -753,6 +767,103 @@ def _add_activation(values: ReportValues, table: pd.DataFrame | None) -> None:
     values.flags["HaveActivation"] = found
 
 
+def _model_text(tuned_model: Mapping) -> str:
+    """Describe the tuned model point in words ("400 sigmoid hidden units, ...")."""
+    hidden = [str(h) for h in tuned_model.get("hidden_sizes", [])]
+    activation = tuned_model.get("activation", "sigmoid")
+    if len(hidden) == 1:
+        parts = [f"{hidden[0]} {activation} hidden units"]
+    else:
+        parts = [f"hidden layers of {_join_words(hidden)} {activation} units"]
+    if tuned_model.get("linear_decoder"):
+        parts.append("a linear decoder")
+    parts.append(
+        "ZCA-whitened patches" if tuned_model.get("whiten") else "unwhitened patches"
+    )
+    settings = (
+        f"$\\rho = {_number(tuned_model.get('sparsity_target'))}$, "
+        f"$\\lambda = {_number(tuned_model.get('weight_decay'))}$, "
+        f"$\\beta = {_number(tuned_model.get('sparsity_weight'))}$, "
+        f"{format_integer(tuned_model.get('num_patches'))} training patches"
+    )
+    return f"{_join_words(parts)} ({settings})"
+
+
+def points_phrase(difference: float, other: str) -> str:
+    """Describe an accuracy difference in percentage points against ``other``.
+
+    Parameters
+    ----------
+    difference : float
+        Accuracy minus the other accuracy, as a fraction.
+    other : str
+        What is compared, for example ``"raw pixels (38.2\\%)"``.
+
+    Returns
+    -------
+    str
+        ``"4.1 percentage points above <other>"``, ``"... below ..."``, or ``"the
+        same as <other>"`` when the difference prints as 0.0.
+    """
+    text = format_float(abs(100.0 * difference), 1)
+    if text in (MISSING, "0.0"):
+        return f"the same as {other}" if text != MISSING else f"compared with {other}"
+    direction = "above" if difference > 0 else "below"
+    return f"{text} percentage points {direction} {other}"
+
+
+def _add_tuned(
+    values: ReportValues, config: Mapping, table: pd.DataFrame | None
+) -> None:
+    tuned = config.get("tuned")
+    values.flags["TunedConfigured"] = bool(tuned)
+    if not tuned or table is None or "features" not in table.columns:
+        return
+    rows = table[table["features"] == "tuned autoencoder"]
+    accuracies = pd.to_numeric(rows["accuracy"], errors="coerce")
+    if accuracies.isna().all():
+        return
+
+    # The best tuned row is compared with the other rows of its classifier.
+    best = rows.loc[accuracies.idxmax()]
+    classifier = best["classifier"]
+    same = table[table["classifier"] == classifier]
+
+    macros = values.macros
+    values.flags["HaveTuned"] = True
+    macros["TunedValidationShare"] = format_percent(VALIDATION_FRACTION, 0)
+    macros["TunedModel"] = _model_text(tuned.get("model", {}))
+    macros["TunedFeatureSet"] = _text(best["feature_set"])
+    macros["TunedFeatureCount"] = format_integer(best["n_features"])
+    macros["TunedClassifier"] = _classifier_label(classifier)
+    macros["TunedSetting"] = macros["TunedClassifier"]
+    if pd.notna(best["C"]):
+        macros["TunedSetting"] += f" ($C = {_number(best['C'])}$)"
+    macros["TunedStopReason"] = _text(best["stop_reason"])
+    macros["TunedAccuracy"] = format_percent(best["accuracy"])
+
+    phrases = []
+    for label, features, macro in (
+        ("the default model on the same features", "default autoencoder", "Default"),
+        ("raw pixels", "raw pixels", "Raw"),
+    ):
+        other = same[same["features"] == features]
+        if other.empty:
+            continue
+        accuracy = float(other["accuracy"].iloc[0])
+        macros[f"Tuned{macro}Accuracy"] = format_percent(accuracy)
+        phrases.append(
+            points_phrase(
+                float(best["accuracy"]) - accuracy,
+                f"{label} ({format_percent(accuracy)})",
+            )
+        )
+    if phrases:
+        macros["TunedComparison"] = f"This is {_join_words(phrases)}."
+    else:
+        macros["TunedComparison"] = ""
+
+
 def _is_gpu_backend(backend: object) -> bool:
     return str(backend).lower() in {"cupy", "cuda", "gpu", "torch-cuda"}
 
@@ -819,7 +930,7 @@ def collect_values(results_dir: str | Path) -> ReportValues:
     values = ReportValues()
     provenance = _read_provenance(results_dir)
     config = _config(provenance)
-    tables = {name: _read_table(results_dir, name) for name in TABLE_NAMES}
+    tables = {name: _read_table(results_dir, name) for name in table_names(config)}
 
     values.macros["RhoHatEps"] = format_scientific(RHO_HAT_EPS, 0).strip("$")
     _add_provenance(values, provenance)
@@ -834,4 +945,5 @@ def collect_values(results_dir: str | Path) -> ReportValues:
     _add_patch_count(values, tables["patch_count"])
     _add_activation(values, tables["activation"])
     _add_speed(values, tables["speed"])
+    _add_tuned(values, config, tables.get("tuned"))
     return values
