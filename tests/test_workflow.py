@@ -709,3 +709,10 @@ def test_execution_settings_rerun_nothing(tmp_path):
     changed = snakemake(*targets, "--dry-run", "--configfile", path, cwd=tmp_path)
     assert changed.returncode == 0, changed.stdout
     assert "train_model" in changed.stdout
+
+
+def test_every_table_has_report_caption():
+    # snakemake --report stops when an output marked for the report has no caption.
+    for name in table_names({"tuned": {"model": {}}}):
+        caption = ROOT / "workflow" / "report" / f"table_{name}.rst"
+        assert caption.is_file(), f"missing caption {caption}"
