@@ -300,6 +300,27 @@ def test_to_latex_escapes_and_uses_booktabs():
     assert "0.457" in tex
 
 
+def test_to_latex_readable_headers_and_aligned_accuracies():
+    table = pd.DataFrame(
+        {
+            "stride": [4, 8],
+            "n_features": [3675, 1200],
+            "forest": [0.323, 0.32],
+            "accuracy": [0.5, float("nan")],
+            "final_loss": [0.97734, 1.5],
+        }
+    )
+    tex = collate.to_latex(table)
+    assert "features per image" in tex
+    assert "final loss" in tex
+    assert "n\\_features" not in tex
+    assert "& 0.320 &" in tex
+    assert "& 0.500 &" in tex
+    assert "& -- &" in tex
+    # Other floats keep three significant digits.
+    assert "& 0.977 \\\\" in tex
+
+
 def test_to_latex_empty_table():
     tex = collate.to_latex(pd.DataFrame(columns=["a"]), empty_message="No folds_here.")
     assert r"No folds\_here." in tex

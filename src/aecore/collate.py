@@ -507,6 +507,28 @@ def speed_table(timings: Sequence[pd.DataFrame]) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
+#: Readable LaTeX headers of the collated tables' snake_case columns.
+COLUMN_LABELS = {
+    "n_features": "features per image",
+    "hidden_sizes": "hidden units",
+    "feature_set": "feature set",
+    "classifier_converged": "classifier converged",
+    "stop_reason": "stop reason",
+    "final_loss": "final loss",
+    "relative_error": "relative error",
+    "loss_grad_seconds": "loss+gradient (s)",
+    "matmul_seconds": "matrix products (s)",
+    "torch_seconds": "PyTorch (s)",
+}
+
+#: Columns holding accuracies, shown with three decimals so that rows line up.
+ACCURACY_COLUMNS = (*CLASSIFIERS, "accuracy", "mean", "std")
+
+
+def _three_decimals(value) -> str:
+    return "--" if pd.isna(value) else f"{value:.3f}"
+
+
 def to_latex(
     table: pd.DataFrame,
     *,
@@ -523,8 +545,10 @@ def to_latex(
     float_format : str, default "%.3g"
         printf-style format of floating-point cells.
     headers : mapping, optional
-        Column labels shown instead of the column names; classifier columns get
-        their display names by default.
+        Column labels shown instead of the column names, over the defaults:
+        display names of the classifiers and :data:`COLUMN_LABELS`. Accuracy
+        columns (:data:`ACCURACY_COLUMNS`) show three decimals whatever
+        ``float_format`` says.
     empty_message : str, default "No rows."
         Text of the single cell shown when ``table`` has no rows.
 
@@ -533,11 +557,15 @@ def to_latex(
     str
         A ``tabular`` environment, without a surrounding ``table`` float.
     """
-    labels = {name: label for name, label in CLASSIFIERS.items()}
-    labels.update(headers or {})
+    labels = {**CLASSIFIERS, **COLUMN_LABELS, **(headers or {})}
+    formatters = {
+        labels.get(name, name): _three_decimals
+        for name in table.columns
+        if name in ACCURACY_COLUMNS and pd.api.types.is_float_dtype(table[name])
+    }
     shown = table.rename(columns=labels)
     if shown.empty:
-        shown = pd.DataFrame({"": [empty_message]})
+        shown, formatters = pd.DataFrame({"": [empty_message]}), {}
     numeric = [pd.api.types.is_numeric_dtype(shown[c]) for c in shown.columns]
     column_format = "".join("r" if is_number else "l" for is_number in numeric)
     return shown.to_latex(
@@ -545,5 +573,6 @@ def to_latex(
         escape=True,
         na_rep="--",
         float_format=float_format,
+        formatters=formatters,
         column_format=column_format,
     )
