@@ -11,10 +11,10 @@ from aecore.naming import (
     feature_set_name,
     format_number,
     model_name,
-    parse_exponent_strings,
     parse_feature_set_name,
     parse_model_name,
     parse_number,
+    parse_scalar_strings,
 )
 
 
@@ -198,13 +198,13 @@ def test_feature_set_name_rejects():
         feature_set_name(2, "max")
 
 
-def test_parse_exponent_strings_converts_yaml11_numbers():
+def test_parse_scalar_strings_converts_yaml11_numbers():
     config = yaml.safe_load(
         "decay: 1e-4\nbig: 5E3\nneg: -2e+1\ngrid: [1e-4, 0.0001, 3]\n"
         "nested: {rho: 1e-2}\nname: stl10\npath: run-1e4x\n"
     )
     assert config["decay"] == "1e-4"  # YAML 1.1 reads it as a string
-    parse_exponent_strings(config)
+    parse_scalar_strings(config)
     assert config["decay"] == 0.0001
     assert config["big"] == 5000.0
     assert config["neg"] == -20.0
@@ -218,11 +218,11 @@ def test_parse_exponent_strings_converts_yaml11_numbers():
     ("text", "value"),
     [("1.0e4", 10000.0), ("2.5E3", 2500.0), (".5e3", 500.0), ("-1.5e2", -150.0)],
 )
-def test_parse_exponent_strings_decimal_mantissa(text, value):
+def test_parse_scalar_strings_decimal_mantissa(text, value):
     # YAML 1.1 reads an exponent without a sign as a string, also after a decimal
     # mantissa, so these forms need the same conversion as 1e-4.
     assert yaml.safe_load(f"x: {text}")["x"] == text
-    assert parse_exponent_strings(text) == value
+    assert parse_scalar_strings(text) == value
 
 
 SCHEMA = {
@@ -243,7 +243,7 @@ SCHEMA = {
 }
 
 
-def test_parse_exponent_strings_follows_schema():
+def test_parse_scalar_strings_follows_schema():
     # A quoted "1e5" where the schema expects a string (a dataset name, a path)
     # stays a string; only places that admit a number are converted.
     config = {
@@ -256,7 +256,7 @@ def test_parse_exponent_strings_follows_schema():
         "options": {"tag": "3e2", "C": "1e-2"},
         "unknown": "1e2",
     }
-    parse_exponent_strings(config, SCHEMA)
+    parse_scalar_strings(config, SCHEMA)
     assert config["name"] == "1e5"
     assert config["rate"] == 0.0001
     assert config["rates"] == [0.0001, 2500.0]
@@ -267,11 +267,40 @@ def test_parse_exponent_strings_follows_schema():
     assert config["unknown"] == 100.0
 
 
-def test_parse_exponent_strings_keeps_other_values():
-    assert parse_exponent_strings("1e") == "1e"
-    assert parse_exponent_strings("e5") == "e5"
-    assert parse_exponent_strings(True) is True
-    assert parse_exponent_strings(None) is None
+def test_parse_scalar_strings_reads_base_loader_values():
+    # Snakemake's --config reads a nested dict with YAML's BaseLoader, which
+    # returns every scalar as a string.
+    config = yaml.load(
+        "rate: '0.5'\nrates: ['1', '2.5', 1e-3]\nlimit: null\nname: '7'\n"
+        "options: {C: '2', tag: '3'}\nunknown: '4'\nflag: 'true'\n",
+        Loader=yaml.BaseLoader,
+    )
+    schema = {
+        **SCHEMA,
+        "properties": {**SCHEMA["properties"], "flag": {"type": "boolean"}},
+    }
+    parse_scalar_strings(config, schema)
+    assert config["rate"] == 0.5
+    assert config["rates"] == [1, 2.5, 0.001]
+    assert config["limit"] is None
+    assert config["name"] == "7"
+    assert config["options"] == {"C": 2, "tag": "3"}
+    assert config["unknown"] == "4"
+    assert config["flag"] is True
+
+
+def test_parse_scalar_strings_leaves_mismatched_strings():
+    # A word where a number belongs stays a string, for the schema to reject.
+    config = {"rate": "fast", "limit": "true", "rates": ["1x"]}
+    parse_scalar_strings(config, SCHEMA)
+    assert config == {"rate": "fast", "limit": "true", "rates": ["1x"]}
+
+
+def test_parse_scalar_strings_keeps_other_values():
+    assert parse_scalar_strings("1e") == "1e"
+    assert parse_scalar_strings("e5") == "e5"
+    assert parse_scalar_strings(True) is True
+    assert parse_scalar_strings(None) is None
 
 
 @pytest.mark.parametrize(

@@ -177,6 +177,27 @@ def test_exponent_strings_follow_schema(tmp_path):
     assert "_lam0.0001_" in result.stdout
 
 
+def test_nested_command_line_config_reads_numbers(tmp_path):
+    # Snakemake reads the values of a nested dict given with --config as strings.
+    config = load_preset("quick.yaml")
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    tuned = (
+        "tuned={'model': {'hidden_sizes': [30], 'linear_decoder': true}, "
+        "'features': {'stride': 4, 'pooling': 'quadrant'}, "
+        "'classify': {'classifiers': ['logreg'], 'options': {'logreg': {'C': [0.5]}}}}"
+    )
+    result = snakemake(
+        "--dry-run", "--configfile", path, "--config", tuned, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stdout
+    # --config merges the dict into the preset's tuned entry, key by key.
+    assert "results/models/h30_rho0.035_lam0.003_beta5_n2000_sigmoid_lin_zca_s0" in (
+        result.stdout
+    )
+    assert "/4-quadrant/logreg_C0.5" in result.stdout
+
+
 def test_model_job_uses_canonical_name(tmp_path):
     config = load_preset("quick.yaml")
     config["default_model"]["weight_decay"] = 1.0e-4

@@ -443,14 +443,19 @@ _EXPONENT_STRING_RE = re.compile(
 )
 
 
-def parse_exponent_strings(data, schema=None):
-    """Convert strings such as ``"1e-4"`` inside nested dicts and lists to floats.
+def parse_scalar_strings(data, schema=None):
+    """Convert strings that spell numbers inside nested dicts and lists.
 
     Config files are YAML 1.1, in which a number with an exponent loads as a string
     unless it has both a decimal point and a signed exponent. Every string that
     spells a number with an exponent (``1e-4``, ``5E3``, ``2.5e3``, ``.5e3``)
     becomes the float it spells, so ``1e-4``, ``1.0e-4`` and ``0.0001`` mean the
-    same value. Other strings and values are left as they are.
+    same value. Snakemake's ``--config`` also reads the values inside a nested dict
+    (``--config "tuned={'features': {'stride': 4}}"``) as strings; where the
+    schema describes a value and does not admit a string there, a string that
+    spells an integer, a decimal number, ``true``/``false`` or ``null`` becomes
+    that value when the schema admits its type. Other strings and values are left
+    as they are.
 
     Parameters
     ----------
@@ -460,22 +465,29 @@ def parse_exponent_strings(data, schema=None):
         JSON schema of ``data``. When given, only strings at places where the
         schema admits a number are converted, so a string-typed value such as a
         dataset name ``"1e5"`` stays a string. Places the schema does not
-        describe are converted.
+        describe get the exponent conversion only.
 
     Returns
     -------
     object
-        ``data`` itself with the strings replaced, or the float when ``data`` is such
-        a string.
+        ``data`` itself with the strings replaced, or the converted value when
+        ``data`` is such a string.
     """
     root = schema if schema is not None else {}
-    return _parse_exponent_strings(data, [] if schema is None else [schema], root)
+    return _parse_scalar_strings(data, [] if schema is None else [schema], root)
 
 
-def _parse_exponent_strings(data, schemas: list, root: dict):
+_INTEGER_STRING_RE = re.compile(r"[-+]?[0-9]+")
+_DECIMAL_STRING_RE = re.compile(r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)")
+_SCALAR_WORDS = {"true": True, "false": False, "null": None, "~": None}
+
+
+def _parse_scalar_strings(data, schemas: list, root: dict):
     options = _schema_options(schemas, root)
-    if isinstance(data, str) and _EXPONENT_STRING_RE.fullmatch(data):
-        return float(data) if _admits_number(options) else data
+    if isinstance(data, str):
+        if _EXPONENT_STRING_RE.fullmatch(data):
+            return float(data) if _admits_number(options) else data
+        return _typed_scalar(data, _declared_types(options))
     if isinstance(data, dict):
         for key, value in data.items():
             children = []
@@ -486,12 +498,39 @@ def _parse_exponent_strings(data, schemas: list, root: dict):
                     children.append(properties[key])
                 elif isinstance(extra, dict):
                     children.append(extra)
-            data[key] = _parse_exponent_strings(value, children, root)
+            data[key] = _parse_scalar_strings(value, children, root)
     elif isinstance(data, list):
         children = [option["items"] for option in options if "items" in option]
         for index, value in enumerate(data):
-            data[index] = _parse_exponent_strings(value, children, root)
+            data[index] = _parse_scalar_strings(value, children, root)
     return data
+
+
+def _declared_types(options: list[dict]) -> set[str] | None:
+    """Return the JSON types that ``options`` admit, or None for any type."""
+    types = set()
+    for option in options:
+        declared = option.get("type")
+        if declared is None:
+            continue
+        types.update([declared] if isinstance(declared, str) else declared)
+    return types or None
+
+
+def _typed_scalar(text: str, types: set[str] | None):
+    """Return ``text`` as the non-string scalar of ``types`` that it spells, if any."""
+    if types is None or "string" in types:
+        return text
+    if {"integer", "number"} & types and _INTEGER_STRING_RE.fullmatch(text):
+        return int(text)
+    if "number" in types and _DECIMAL_STRING_RE.fullmatch(text):
+        return float(text)
+    word = text.strip().lower()
+    if word in _SCALAR_WORDS:
+        value = _SCALAR_WORDS[word]
+        if ("null" if value is None else "boolean") in types:
+            return value
+    return text
 
 
 def _schema_options(schemas: list, root: dict) -> list[dict]:

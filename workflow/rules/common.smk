@@ -25,19 +25,20 @@ from aecore.naming import (
     classifier_options_name,
     feature_set_name,
     model_name,
-    parse_exponent_strings,
+    parse_scalar_strings,
     parse_feature_set_name,
     parse_model_name,
 )
 from aecore.results import FIGURE_NAMES, table_names
 
-# Snakemake loads the config as YAML 1.1, where 1e-4 is a string: read it as a number
-# wherever the schema expects one, and leave string keys such as dataset.name alone.
+# Snakemake loads the config as YAML 1.1, where 1e-4 is a string, and reads the values
+# of a nested dict given with --config as strings: read each as the number, boolean or
+# null the schema expects there, and leave string keys such as dataset.name alone.
 # validate_config fills in the schema's defaults and, for an invalid config, raises
 # one line per problem instead of snakemake.utils.validate's dump of the schema.
 CONFIG_SCHEMA = REPOSITORY / "workflow" / "schemas" / "config.schema.yaml"
 CONFIG_SCHEMA_DATA = yaml.safe_load(CONFIG_SCHEMA.read_text())
-parse_exponent_strings(config, CONFIG_SCHEMA_DATA)
+parse_scalar_strings(config, CONFIG_SCHEMA_DATA)
 validate_config(config, CONFIG_SCHEMA_DATA)
 
 
