@@ -464,6 +464,13 @@ def test_tuned_table_rejects_other_models(tmp_path):
         collate.tuned_table(metrics, [summary(MODEL)], MODEL, TUNED)
 
 
+def test_tuned_table_rejects_default_as_tuned(tmp_path):
+    metrics = tuned_metrics(tmp_path)
+    metrics = metrics[metrics["model"] != TUNED]
+    with pytest.raises(ValueError, match="tuned_model must differ from default_model"):
+        collate.tuned_table(metrics, [summary(MODEL)], MODEL, MODEL)
+
+
 def test_table_names_follow_config():
     from aecore.results import TABLE_NAMES, table_names
 

@@ -303,6 +303,15 @@ def test_asymmetric_hidden_sizes_rejected(tmp_path):
     assert "[200, 75]" in result.stdout
 
 
+def test_tuned_model_equal_to_default_rejected(tmp_path):
+    config = load_preset("quick.yaml")
+    config["tuned"]["model"] = dict(config["default_model"])
+    result = dry_run(config, tmp_path)
+    assert result.returncode != 0
+    assert "'tuned.model' must differ from 'default_model'" in result.stdout
+    assert not (tmp_path / "results").exists()
+
+
 def test_primary_classifier_must_be_listed(tmp_path):
     config = load_preset("quick.yaml")
     config["classify"]["classifiers"] = ["linsvm"]

@@ -374,10 +374,19 @@ def tuned_table(
     Raises
     ------
     ValueError
-        If a metrics row belongs to another model, or a model has no summary.
+        If ``tuned_model`` equals ``default_model``, a metrics row belongs to
+        another model, or a model has no summary.
     """
-    roles = {"raw": "raw pixels", default_model: "default autoencoder"}
-    roles[tuned_model] = "tuned autoencoder"
+    if tuned_model == default_model:
+        raise ValueError(
+            f"tuned_model must differ from default_model, got {tuned_model!r} for "
+            "both: the table would show one model twice, labelled as the tuned one."
+        )
+    roles = {
+        "raw": "raw pixels",
+        default_model: "default autoencoder",
+        tuned_model: "tuned autoencoder",
+    }
     unknown = sorted(set(metrics["model"]) - set(roles))
     if unknown:
         raise ValueError(

@@ -197,6 +197,12 @@ if TUNED:
         "hidden_sizes": tuple(TUNED["model"]["hidden_sizes"]),
     }
     TUNED_MODELS.append(model_name(point_with(**tuned_point)))
+if TUNED_MODELS == [DEFAULT_MODEL]:
+    raise ValueError(
+        f"Invalid config: 'tuned.model' must differ from 'default_model', because the "
+        f"tuned table compares the two models on one feature set; both name "
+        f"{DEFAULT_MODEL!r}. Change a parameter of 'tuned.model', or set 'tuned: null'."
+    )
 ALL_MODELS = unique(
     [DEFAULT_MODEL]
     + [m for parameter in ABLATION_FIELDS for m in ablation_models(parameter)]
