@@ -1,4 +1,5 @@
 import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -294,6 +295,57 @@ def test_parse_scalar_strings_leaves_mismatched_strings():
     config = {"rate": "fast", "limit": "true", "rates": ["1x"]}
     parse_scalar_strings(config, SCHEMA)
     assert config == {"rate": "fast", "limit": "true", "rates": ["1x"]}
+
+
+def test_parse_scalar_strings_reads_enum_members():
+    # An enum without a type, such as [auto, true, false], still gets its
+    # booleans from the strings of a nested --config value.
+    schema = {
+        "type": "object",
+        "properties": {
+            key: {"enum": ["auto", True, False, None, 3]}
+            for key in ("on", "off", "auto", "none", "three", "one", "word")
+        },
+    }
+    config = {
+        "on": "true",
+        "off": "False",
+        "auto": "auto",
+        "none": "null",
+        "three": "3",
+        "one": "1",
+        "word": "maybe",
+    }
+    parse_scalar_strings(config, schema)
+    assert config["on"] is True
+    assert config["off"] is False
+    assert config["auto"] == "auto"
+    assert config["none"] is None
+    assert config["three"] == 3
+    assert config["one"] == "1"
+    assert config["word"] == "maybe"
+
+
+def test_parse_scalar_strings_classifier_flags():
+    schema = yaml.safe_load(
+        (
+            Path(__file__).resolve().parents[1]
+            / "workflow"
+            / "schemas"
+            / "config.schema.yaml"
+        ).read_text()
+    )
+    config = {
+        "classify": {
+            "options": {
+                "linsvm": {"dual": "true"},
+                "hgb": {"early_stopping": "false"},
+            }
+        }
+    }
+    parse_scalar_strings(config, schema)
+    assert config["classify"]["options"]["linsvm"]["dual"] is True
+    assert config["classify"]["options"]["hgb"]["early_stopping"] is False
 
 
 def test_parse_scalar_strings_keeps_other_values():

@@ -487,6 +487,9 @@ def _parse_scalar_strings(data, schemas: list, root: dict):
     if isinstance(data, str):
         if _EXPONENT_STRING_RE.fullmatch(data):
             return float(data) if _admits_number(options) else data
+        listed = _enum_scalar(data, options)
+        if listed is not _NOT_LISTED:
+            return listed
         return _typed_scalar(data, _declared_types(options))
     if isinstance(data, dict):
         for key, value in data.items():
@@ -504,6 +507,36 @@ def _parse_scalar_strings(data, schemas: list, root: dict):
         for index, value in enumerate(data):
             data[index] = _parse_scalar_strings(value, children, root)
     return data
+
+
+_NOT_LISTED = object()
+
+
+def _enum_scalar(text: str, options: list[dict]):
+    """Return the non-string ``enum`` member that ``text`` spells, if any.
+
+    An enum such as ``[auto, true, false]`` declares no type, so ``"true"`` from a
+    nested ``--config`` value would otherwise stay a string that the enum rejects.
+    Returns ``_NOT_LISTED`` when no enum of ``options`` has such a member or
+    ``text`` is itself a member.
+    """
+    members = [member for option in options for member in option.get("enum", [])]
+    if not members or text in members:
+        return _NOT_LISTED
+    word = text.strip().lower()
+    if word in _SCALAR_WORDS:
+        value = _SCALAR_WORDS[word]
+    elif _INTEGER_STRING_RE.fullmatch(text):
+        value = int(text)
+    elif _DECIMAL_STRING_RE.fullmatch(text):
+        value = float(text)
+    else:
+        return _NOT_LISTED
+    # True == 1 in Python, so a member matches only a value of its own kind.
+    for member in members:
+        if isinstance(member, bool) == isinstance(value, bool) and member == value:
+            return member
+    return _NOT_LISTED
 
 
 def _declared_types(options: list[dict]) -> set[str] | None:
