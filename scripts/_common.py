@@ -89,24 +89,33 @@ def write_json(data, path):
 
 
 def check_memory_budget(
-    n_bytes, budget_mb, description, remedy=None, *, dense_features=True, remedies=None
+    n_bytes,
+    budget_mb,
+    description,
+    remedy=None,
+    *,
+    dense_features=True,
+    remedies=None,
+    tuned=None,
 ):
     """Raise if ``n_bytes`` exceeds the config's memory budget.
 
     ``remedy`` names one more config key that lowers the need, besides the keys
     that shrink every feature set. ``dense_features`` is False for raw pixels,
     whose size stride and pooling do not change. ``remedies``, when given,
-    replaces that list for a job that builds no feature set.
+    replaces that list for a job that builds no feature set. ``tuned`` is the
+    config's ``tuned`` entry: when set, the stride remedy also names
+    ``tuned.features``.
     """
     needed_mb = n_bytes / 2**20
     if needed_mb > budget_mb:
         if remedies is None:
             remedies = [remedy] if remedy else []
             if dense_features:
-                remedies.append(
-                    "a larger stride or pooling: quadrant in features.default and "
-                    "features.strides"
-                )
+                keys = "features.default, features.strides and tuned.features"
+                if not tuned:
+                    keys = "features.default and features.strides"
+                remedies.append(f"a larger stride or pooling: quadrant in {keys}")
             remedies.append("fewer images with dataset.max_train and dataset.max_test")
         raise MemoryError(
             f"The {description} would take {needed_mb:.0f} MiB, more than "
@@ -116,6 +125,23 @@ def check_memory_budget(
     logging.getLogger(__name__).info(
         "The %s takes about %.0f MiB (budget %g MiB)", description, needed_mb, budget_mb
     )
+
+
+def training_remedies(tuned):
+    """Remedies of a training job over budget; ``tuned`` is the config's entry."""
+    if tuned:
+        keys = "default_model.num_patches, patch_count and tuned.model.num_patches"
+    else:
+        keys = "default_model.num_patches and patch_count"
+    return [f"fewer patches with {keys}"]
+
+
+def classifier_remedy(classifier, tuned):
+    """The PCA option keys that shrink a fit of ``classifier`` (one remedy)."""
+    remedy = f"classify.options.{classifier}.pca"
+    if tuned and classifier in tuned["classify"]["classifiers"]:
+        remedy += f" or tuned.classify.options.{classifier}.pca"
+    return remedy
 
 
 def labelled_subsets(dataset, config, seed):

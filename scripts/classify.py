@@ -4,7 +4,7 @@ Options that list candidate values are chosen by validation on held-out training
 rows first (aecore.classify.evaluate_with_validation).
 """
 
-from _common import check_memory_budget, start, write_json
+from _common import check_memory_budget, classifier_remedy, start, write_json
 
 logger = start(snakemake)  # noqa: F821 (defined by Snakemake)
 
@@ -36,7 +36,8 @@ check_memory_budget(
     ),
     smk.config["memory_budget_mb"],
     f"fit of {classifier} on {features}",
-    remedy=f"classify.options.{classifier}.pca",
+    remedy=classifier_remedy(classifier, smk.config.get("tuned")),
+    tuned=smk.config.get("tuned"),
     # Raw-pixel feature sets are named raw/pixels (RAW_FEATURES in common.smk).
     dense_features=not features.startswith("raw/"),
 )

@@ -32,6 +32,7 @@ check_memory_budget(
     n_bytes,
     smk.config["memory_budget_mb"],
     f"feature set {smk.wildcards.model}/{smk.wildcards.fset} ({n_images} images)",
+    tuned=smk.config.get("tuned"),
 )
 
 

@@ -1,6 +1,6 @@
 """Sample patches, fit the normaliser and train one autoencoder."""
 
-from _common import check_memory_budget, start
+from _common import check_memory_budget, start, training_remedies
 
 logger = start(snakemake)  # noqa: F821 (defined by Snakemake)
 
@@ -31,7 +31,7 @@ check_memory_budget(
     ),
     smk.config["memory_budget_mb"],
     f"training of model {smk.wildcards.model} ({model['num_patches']} patches)",
-    remedies=["fewer patches with default_model.num_patches and patch_count"],
+    remedies=training_remedies(smk.config.get("tuned")),
 )
 logger.info(
     "Sampling %d patches of %dx%d from %d %r images",

@@ -534,6 +534,28 @@ def test_memory_budget_message_for_training():
     assert "max_train" not in message
 
 
+def test_memory_budget_names_tuned_keys():
+    # With a tuned entry, the tuned model's patches, feature set and classifier
+    # options are set under tuned, so the messages name those keys as well.
+    helpers = _script_helpers()
+    tuned = load_preset("quick.yaml")["tuned"]
+    assert "tuned.model.num_patches" in helpers.training_remedies(tuned)[0]
+    assert "tuned" not in helpers.training_remedies(None)[0]
+    assert helpers.classifier_remedy("logreg", tuned) == (
+        "classify.options.logreg.pca or tuned.classify.options.logreg.pca"
+    )
+    assert helpers.classifier_remedy("forest", tuned) == "classify.options.forest.pca"
+    assert helpers.classifier_remedy("logreg", None) == "classify.options.logreg.pca"
+    with pytest.raises(MemoryError) as caught:
+        helpers.check_memory_budget(
+            3 * 2**30, 2048, "feature set m/1-quadrant", tuned=tuned
+        )
+    assert "features.strides and tuned.features" in str(caught.value)
+    with pytest.raises(MemoryError) as caught:
+        helpers.check_memory_budget(3 * 2**30, 2048, "feature set m/1-quadrant")
+    assert "tuned" not in str(caught.value)
+
+
 def test_atomic_path_rejects_directory(tmp_path):
     helpers = _script_helpers()
     with pytest.raises(ValueError, match="path must name a file, got the directory"):
