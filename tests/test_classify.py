@@ -266,7 +266,7 @@ def test_validation_without_candidates_is_evaluate(data):
     [
         ("knn", {}, 0.2, "name must be one of"),
         ("logreg", {"max_iter": [10, 20]}, 0.2, "Invalid option 'max_iter'"),
-        ("forest", {"n_estimators": [5, 10]}, 0.2, "only \\[\\] may list"),
+        ("forest", {"n_estimators": [5, 10]}, 0.2, "'forest' takes no candidate"),
         ("logreg", {"C": []}, 0.2, "list of candidate values is empty"),
         ("logreg", {"C": [0.1, 1.0]}, 1.0, "validation_fraction must be in"),
         ("logreg", {"C": [0.1, 1.0]}, 0.0, "validation_fraction must be in"),
@@ -280,6 +280,14 @@ def test_validation_rejects(data, name, options, fraction, message):
 def test_validation_rejects_too_few_rows(data):
     X_train, y_train, X_test, y_test = data
     with pytest.raises(ValueError, match="Cannot hold out 0.2 of 6 training rows"):
+        evaluate_with_validation(
+            "logreg", {"C": [0.1, 1.0]}, X_train[:6], y_train[:6], X_test, y_test
+        )
+
+
+def test_validation_too_few_rows_remedy(data):
+    X_train, y_train, X_test, y_test = data
+    with pytest.raises(ValueError, match="Give each option one value, or use more"):
         evaluate_with_validation(
             "logreg", {"C": [0.1, 1.0]}, X_train[:6], y_train[:6], X_test, y_test
         )

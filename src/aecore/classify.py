@@ -315,6 +315,11 @@ def evaluate_with_validation(
     listed = {key: value for key, value in options.items() if isinstance(value, list)}
     allowed = CANDIDATE_OPTIONS.get(name, set())
     for key, values in listed.items():
+        if key not in allowed and not allowed:
+            raise ValueError(
+                f"Invalid option {key!r} of classifier {name!r}: {name!r} takes no "
+                f"candidate values, so every option needs one value, got {values!r}."
+            )
         if key not in allowed:
             raise ValueError(
                 f"Invalid option {key!r} of classifier {name!r}: only "
@@ -349,7 +354,8 @@ def evaluate_with_validation(
     except ValueError as error:
         raise ValueError(
             f"Cannot hold out {validation_fraction:g} of {X_train.shape[0]} training "
-            f"rows with every class on both sides: {error}"
+            f"rows with every class on both sides: {error} Give each option one "
+            "value, or use more training rows of each class."
         ) from None
     fit_rows.sort()
     validation_rows.sort()
