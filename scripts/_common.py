@@ -128,7 +128,7 @@ def check_memory_budget(
 
 
 def training_remedies(tuned):
-    """Remedies of a training job over budget; ``tuned`` is the config's entry."""
+    """Return the remedies of a training job over budget, given the tuned entry."""
     if tuned:
         keys = "default_model.num_patches, patch_count and tuned.model.num_patches"
     else:
@@ -137,7 +137,7 @@ def training_remedies(tuned):
 
 
 def classifier_remedy(classifier, tuned):
-    """The PCA option keys that shrink a fit of ``classifier`` (one remedy)."""
+    """Return the PCA option keys that shrink a fit of ``classifier``."""
     remedy = f"classify.options.{classifier}.pca"
     if tuned and classifier in tuned["classify"]["classifiers"]:
         remedy += f" or tuned.classify.options.{classifier}.pca"
