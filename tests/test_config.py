@@ -207,6 +207,16 @@ def test_tuned_problems_named(change, problem):
     assert problem in str(raised.value)
 
 
+def test_forest_max_features_values():
+    config = quick_config()
+    for value in ("sqrt", None, 0.5, 10):
+        config["classify"]["options"]["forest"]["max_features"] = value
+        validate_config(config, SCHEMA)
+    config["classify"]["options"]["forest"]["max_features"] = "0.5"
+    with pytest.raises(ConfigError, match="classify.options.forest.max_features"):
+        validate_config(config, SCHEMA)
+
+
 def test_tuned_must_be_mapping_or_null():
     config = quick_config()
     config["tuned"] = [1]

@@ -340,12 +340,17 @@ def test_parse_scalar_strings_classifier_flags():
             "options": {
                 "linsvm": {"dual": "true"},
                 "hgb": {"early_stopping": "false"},
+                "forest": {"max_features": "0.5"},
             }
         }
     }
     parse_scalar_strings(config, schema)
     assert config["classify"]["options"]["linsvm"]["dual"] is True
     assert config["classify"]["options"]["hgb"]["early_stopping"] is False
+    assert config["classify"]["options"]["forest"]["max_features"] == 0.5
+    sqrt = {"classify": {"options": {"forest": {"max_features": "sqrt"}}}}
+    parse_scalar_strings(sqrt, schema)
+    assert sqrt["classify"]["options"]["forest"]["max_features"] == "sqrt"
 
 
 def test_parse_scalar_strings_keeps_other_values():
