@@ -205,6 +205,13 @@ def test_estimate_fit_bytes():
         estimate_fit_bytes("knn", 1, 1, 1)
 
 
+def test_estimate_fit_bytes_counts_candidate_split():
+    # Fitting candidates on a split of the training rows copies those rows once.
+    single = estimate_fit_bytes("logreg", 1000, 500, 100, {"C": 0.1})
+    listed = estimate_fit_bytes("logreg", 1000, 500, 100, {"C": [0.1, 1.0]})
+    assert listed - single == 1000 * 100 * 4
+
+
 def test_validation_chooses_best_candidate(data):
     X_train, y_train, X_test, y_test = data
     # C = 1e-6 shrinks every weight to about zero, so it scores near chance on the

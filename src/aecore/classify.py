@@ -165,8 +165,9 @@ def estimate_fit_bytes(
     n_features : int
         Columns of the float32 feature matrix.
     options : mapping, optional
-        Classifier options; only ``pca`` is read, which shrinks the classifier's
-        copy to that many columns.
+        Classifier options. ``pca`` shrinks the classifier's copy to that many
+        columns, and an option that lists candidate values adds the copy of the
+        training rows that :func:`evaluate_with_validation` splits off.
 
     Returns
     -------
@@ -185,6 +186,10 @@ def estimate_fit_bytes(
     columns = n_features if pca is None else min(int(pca), n_features)
     inputs = (n_train + n_test) * n_features * 8  # float32 input and scaled copy
     classifier = n_train * columns * (_BYTES_PER_VALUE[name] - 8)
+    # Choosing among candidates holds the fit and validation rows as one more
+    # float32 copy of the training rows while the candidates are fitted.
+    if any(isinstance(value, list) for value in (options or {}).values()):
+        inputs += n_train * n_features * 4
     return int(inputs + classifier)
 
 
@@ -384,6 +389,7 @@ def evaluate_with_validation(
             scored["fit_seconds"],
         )
         accuracies.append(scored["accuracy"])
+    del X_fit, X_validation  # free the split copies before the final fit
     best = candidates[int(np.argmax(accuracies))]
     logger.info("Chosen by validation: %s", {key: best[key] for key in keys})
     result = evaluate(
