@@ -292,6 +292,17 @@ def test_validation_rejects_too_few_rows(data):
         )
 
 
+def test_validation_single_candidate_needs_no_split(data):
+    # Six rows are too few to hold out every class, but one value needs no choice.
+    X_train, y_train, X_test, y_test = data
+    rows = (X_train[:6], y_train[:6], X_test, y_test)
+    result = evaluate_with_validation("logreg", {"C": [0.5], "max_iter": 200}, *rows)
+    plain = evaluate(make_pipeline("logreg", {"C": 0.5, "max_iter": 200}), *rows)
+    assert "validation" not in result
+    assert result["chosen_options"] == {"C": 0.5, "max_iter": 200}
+    assert result["accuracy"] == plain["accuracy"]
+
+
 def test_validation_too_few_rows_remedy(data):
     X_train, y_train, X_test, y_test = data
     with pytest.raises(ValueError, match="Give each option one value, or use more"):

@@ -283,7 +283,8 @@ def evaluate_with_validation(
     other rows and scored on the held-out ones. The candidate with the best
     validation accuracy (the first listed among equal ones) is refitted on every
     training row and scored on the test rows, which take no part in the choice.
-    Without candidate lists this is :func:`evaluate` of one pipeline.
+    Without candidate lists, or with lists of one value each, this is
+    :func:`evaluate` of one pipeline.
 
     Parameters
     ----------
@@ -335,6 +336,9 @@ def evaluate_with_validation(
                 f"Invalid option {key!r} of classifier {name!r}: the list of "
                 "candidate values is empty."
             )
+    # A list of one value leaves nothing to choose, so it needs no held-out rows.
+    for key in [key for key, values in listed.items() if len(values) == 1]:
+        options[key] = listed.pop(key)[0]
     if not listed:
         result = evaluate(
             make_pipeline(name, options, n_jobs=n_jobs, seed=seed),
