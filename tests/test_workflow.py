@@ -384,6 +384,16 @@ def test_tuned_default_options_share_metrics(tmp_path):
     assert "table_tuned" not in untuned
 
 
+def test_tuned_single_candidate_shares_metrics(tmp_path):
+    # C: [1e-4] is fitted as C: 1e-4, so it reuses the grid's logreg.json.
+    config = load_preset("quick.yaml")
+    config["classify"]["options"]["logreg"] = {"C": 1.0e-4, "max_iter": 300}
+    config["tuned"]["classify"]["options"]["logreg"] = {"C": [1.0e-4]}
+    outputs = metrics_outputs(config, tmp_path)
+    assert not [path for path in outputs if "logreg_" in path]
+    assert "results/metrics/raw/pixels/logreg.json" in outputs
+
+
 PROFILES = sorted(path.parent.name for path in ROOT.glob("profiles/*/config.yaml"))
 
 

@@ -89,15 +89,25 @@ def tuned_options(name):
     }
 
 
+def single_values(options):
+    """Options with each list of one candidate value replaced by that value."""
+    return {
+        key: value[0] if isinstance(value, list) and len(value) == 1 else value
+        for key, value in options.items()
+    }
+
+
 def run_name(name, options):
     """Metrics file name of a classifier with options (without .json).
 
     The classifier alone (``logreg``) when the options are those of
     classify.options, else the classifier followed by every option
     (``logreg_C0.001-0.01_max_iter1000``), so two option sets never write one file
-    and a changed option writes a new one.
+    and a changed option writes a new one. A list of one value counts as that
+    value, which is how the classify job fits it.
     """
-    if options == config["classify"]["options"].get(name, {}):
+    grid = config["classify"]["options"].get(name, {})
+    if single_values(options) == single_values(grid):
         return name
     return classifier_options_name(name, options)
 
@@ -111,7 +121,8 @@ TUNED_RUNS = []
 if TUNED:
     for name in unique(TUNED["classify"]["classifiers"]):
         TUNED_RUNS.append(run_name(name, tuned_options(name)))
-        CLASSIFIER_RUNS[TUNED_RUNS[-1]] = (name, tuned_options(name))
+        # A run that the grid also requests keeps the grid's options as written.
+        CLASSIFIER_RUNS.setdefault(TUNED_RUNS[-1], (name, tuned_options(name)))
 
 
 wildcard_constraints:
