@@ -454,8 +454,8 @@ def parse_scalar_strings(data, schema=None):
     (``--config "tuned={'features': {'stride': 4}}"``) as strings; where the
     schema describes a value and does not admit a string there, a string that
     spells an integer, a decimal number, ``true``/``false`` or ``null`` becomes
-    that value when the schema admits its type. Other strings and values are left
-    as they are.
+    that value when the schema admits its type or lists it in an ``enum`` (such
+    as ``[auto, true, false]``). Other strings and values are left as they are.
 
     Parameters
     ----------
