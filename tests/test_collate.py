@@ -321,6 +321,15 @@ def test_to_latex_readable_headers_and_aligned_accuracies():
     assert "& 0.977 \\\\" in tex
 
 
+def test_to_latex_classifier_display_names():
+    table = pd.DataFrame({"classifier": ["logreg", "forest", "other"], "C": [1, 2, 3]})
+    tex = collate.to_latex(table)
+    assert "Logistic regression &" in tex
+    assert "Random forest &" in tex
+    assert "other &" in tex
+    assert "logreg" not in tex
+
+
 def test_to_latex_empty_table():
     tex = collate.to_latex(pd.DataFrame(columns=["a"]), empty_message="No folds_here.")
     assert r"No folds\_here." in tex

@@ -557,7 +557,7 @@ def to_latex(
         Column labels shown instead of the column names, over the defaults:
         display names of the classifiers and :data:`COLUMN_LABELS`. Accuracy
         columns (:data:`ACCURACY_COLUMNS`) show three decimals whatever
-        ``float_format`` says.
+        ``float_format`` says, and a ``classifier`` column shows display names.
     empty_message : str, default "No rows."
         Text of the single cell shown when ``table`` has no rows.
 
@@ -573,6 +573,10 @@ def to_latex(
         if name in ACCURACY_COLUMNS and pd.api.types.is_float_dtype(table[name])
     }
     shown = table.rename(columns=labels)
+    if "classifier" in table.columns:
+        # Rows name their classifier as the column headers of other tables do.
+        column = labels.get("classifier", "classifier")
+        shown[column] = shown[column].map(lambda name: CLASSIFIERS.get(name, name))
     if shown.empty:
         shown, formatters = pd.DataFrame({"": [empty_message]}), {}
     numeric = [pd.api.types.is_numeric_dtype(shown[c]) for c in shown.columns]
