@@ -399,6 +399,15 @@ def test_classifier_options_name_differs_per_option():
     assert len(names) == 5
 
 
+def test_classifier_options_name_number_strings():
+    # A number written as a string names the same run as the number itself.
+    for text in ("0.0010", "1e-3", "0.001"):
+        assert classifier_options_name("logreg", {"C": text}) == "logreg_C0.001"
+    assert classifier_options_name("logreg", {"max_iter": "100"}) == (
+        "logreg_max_iter100"
+    )
+
+
 @pytest.mark.parametrize(
     ("classifier", "options", "message"),
     [
@@ -409,6 +418,8 @@ def test_classifier_options_name_differs_per_option():
         ("logreg", {"C": [0.1, -1]}, "only numbers of at least 0"),
         ("logreg", {"C": [0.1, True]}, "only numbers of at least 0"),
         ("forest", {"max_features": "log 2"}, "only letters, digits"),
+        ("linsvm", {"dual": "true"}, "'none', 'true' and 'false' are ambiguous"),
+        ("forest", {"max_features": "None"}, "'none', 'true' and 'false' are"),
     ],
 )
 def test_classifier_options_name_rejects(classifier, options, message):

@@ -409,11 +409,18 @@ def _option_value_text(key: str, value: object) -> str:
         return "none"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, str) and not _EXPONENT_STRING_RE.fullmatch(value):
+    if isinstance(value, str) and not _NUMBER_STRING_RE.fullmatch(value):
         if not _OPTION_TEXT_RE.fullmatch(value):
             raise ValueError(
                 f"Invalid value {value!r} of option {key!r}: a string value may "
                 "contain only letters, digits and '.'."
+            )
+        if value.lower() in {"none", "true", "false"}:
+            # These would name the same run as None, True or False.
+            raise ValueError(
+                f"Invalid value {value!r} of option {key!r}: the strings 'none', "
+                "'true' and 'false' are ambiguous in a name; give None, True or "
+                "False instead."
             )
         return value
     if isinstance(value, list | tuple):
@@ -440,6 +447,10 @@ def _option_value_text(key: str, value: object) -> str:
 # load as strings. YAML 1.2 and JSON read them as numbers.
 _EXPONENT_STRING_RE = re.compile(
     r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+"
+)
+# A string option value that spells a number, in any form, is named as that number.
+_NUMBER_STRING_RE = re.compile(
+    r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
 )
 
 
