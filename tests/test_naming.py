@@ -353,6 +353,29 @@ def test_parse_scalar_strings_classifier_flags():
     assert sqrt["classify"]["options"]["forest"]["max_features"] == "sqrt"
 
 
+def test_parse_scalar_strings_nullable_strings():
+    schema = yaml.safe_load(
+        (
+            Path(__file__).resolve().parents[1]
+            / "workflow"
+            / "schemas"
+            / "config.schema.yaml"
+        ).read_text()
+    )
+    config = {
+        "dataset": {
+            "name": "null",
+            "url": "null",
+            "options": {"expected_sha256": "null", "label_base": "0"},
+        }
+    }
+    parse_scalar_strings(config, schema)
+    assert config["dataset"]["name"] == "null"
+    assert config["dataset"]["url"] is None
+    assert config["dataset"]["options"]["expected_sha256"] is None
+    assert config["dataset"]["options"]["label_base"] == 0
+
+
 def test_parse_scalar_strings_keeps_other_values():
     assert parse_scalar_strings("1e") == "1e"
     assert parse_scalar_strings("e5") == "e5"

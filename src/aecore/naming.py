@@ -466,7 +466,8 @@ def parse_scalar_strings(data, schema=None):
     schema describes a value and does not admit a string there, a string that
     spells an integer, a decimal number, ``true``/``false`` or ``null`` becomes
     that value when the schema admits its type or lists it in an ``enum`` (such
-    as ``[auto, true, false]``). Other strings and values are left as they are.
+    as ``[auto, true, false]``). ``null`` also becomes None where the schema
+    admits null besides a string. Other strings and values are left as they are.
 
     Parameters
     ----------
@@ -563,6 +564,10 @@ def _declared_types(options: list[dict]) -> set[str] | None:
 
 def _typed_scalar(text: str, types: set[str] | None):
     """Return ``text`` as the non-string scalar of ``types`` that it spells, if any."""
+    if types is not None and "null" in types and text.strip().lower() in {"null", "~"}:
+        # No string option of the config means "null" literally, so a nullable
+        # string such as dataset.url reads it as null.
+        return None
     if types is None or "string" in types:
         return text
     if {"integer", "number"} & types and _INTEGER_STRING_RE.fullmatch(text):
