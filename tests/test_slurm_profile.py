@@ -110,3 +110,25 @@ def test_dry_run_needs_no_cluster(tmp_path):
     # The rule's own mem_mb wins over the profile's default.
     assert "mem_mb=1000" in resources
     assert not (tmp_path / "results").exists()
+
+
+def _verify_jobs_module():
+    path = ROOT / ".ci" / "slurm" / "verify_jobs.py"
+    spec = importlib.util.spec_from_file_location("verify_jobs", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_cluster_check_counts_backfilled_jobs():
+    # slurmctld logs a job started by its backfill scheduler differently from one
+    # started by the main scheduler; both ran on a node.
+    log = (
+        "[2026-12-04T19:26:35.341] _slurm_rpc_submit_batch_job: JobId=13 InitPrio=1\n"
+        "[2026-12-04T19:26:37.643] sched: Allocate JobId=13 NodeList=vm #CPUs=1\n"
+        "[2026-12-04T19:27:00.400] _slurm_rpc_submit_batch_job: JobId=15 InitPrio=1\n"
+        "[2026-12-04T19:27:01.627] sched/backfill: _start_job: Started JobId=15 in "
+        "main on vm\n"
+        "[2026-12-04T19:27:02.000] _slurm_rpc_submit_batch_job: JobId=16 InitPrio=1\n"
+    )
+    assert _verify_jobs_module().allocated_jobs(log) == {"13", "15"}

@@ -83,6 +83,16 @@ def show_job(slurm_id):
     return dict(SCONTROL_FIELD.findall(result.stdout))
 
 
+# slurmctld starts a job from its main scheduler ("sched: Allocate JobId=15 ...") or
+# from the backfill scheduler ("sched/backfill: _start_job: Started JobId=15 ...").
+_START_RE = re.compile(r"(?:Allocate|_start_job: Started) JobId=(\d+)\b")
+
+
+def allocated_jobs(slurmctld_log):
+    """Return the Slurm job ids that slurmctld's log shows being started on a node."""
+    return set(_START_RE.findall(slurmctld_log))
+
+
 def check_job(block, slurm_id, log, fields, allocated):
     """Return the problems of one Slurm job, compared with its rule block."""
     name = f"Slurm job {slurm_id} (rule {block['rule']})"
@@ -128,9 +138,7 @@ def main():
     args = parser.parse_args()
 
     blocks, submissions = parse_run(args.output.read_text().splitlines())
-    allocated = set(
-        re.findall(r"Allocate JobId=(\d+) ", args.slurmctld_log.read_text())
-    )
+    allocated = allocated_jobs(args.slurmctld_log.read_text())
     problems = []
     print(f"{'Slurm job':>9}  {'rule':<16} {'state':<10} cpus  memory  time limit")
     for job, slurm_id, log in submissions:
