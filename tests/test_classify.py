@@ -209,7 +209,9 @@ def test_estimate_fit_bytes_counts_candidate_split():
     # Fitting candidates on a split of the training rows copies those rows once.
     single = estimate_fit_bytes("logreg", 1000, 500, 100, {"C": 0.1})
     listed = estimate_fit_bytes("logreg", 1000, 500, 100, {"C": [0.1, 1.0]})
+    one_value = estimate_fit_bytes("logreg", 1000, 500, 100, {"C": [0.1]})
     assert listed - single == 1000 * 100 * 4
+    assert one_value == single
 
 
 def test_validation_chooses_best_candidate(data):

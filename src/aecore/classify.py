@@ -186,9 +186,12 @@ def estimate_fit_bytes(
     columns = n_features if pca is None else min(int(pca), n_features)
     inputs = (n_train + n_test) * n_features * 8  # float32 input and scaled copy
     classifier = n_train * columns * (_BYTES_PER_VALUE[name] - 8)
-    # Choosing among candidates holds the fit and validation rows as one more
-    # float32 copy of the training rows while the candidates are fitted.
-    if any(isinstance(value, list) for value in (options or {}).values()):
+    # Choosing among candidates keeps the fit and validation rows as one more
+    # float32 copy of the training rows while the candidates are fitted. A list of
+    # one value is fitted directly, without that copy.
+    if any(
+        isinstance(value, list) and len(value) > 1 for value in (options or {}).values()
+    ):
         inputs += n_train * n_features * 4
     return int(inputs + classifier)
 

@@ -116,7 +116,7 @@ def estimate_training_bytes(
 ) -> int:
     """Estimate the peak memory of sampling, normalising and training on patches.
 
-    The workflow's training job holds the raw patches (``raw_itemsize`` bytes a
+    The workflow's training job keeps the raw patches (``raw_itemsize`` bytes a
     value) and their float64 normalised copy throughout. Normalising briefly needs
     one more float64 copy, and whitening two. Training adds a ``dtype`` copy of the
     patches unless ``dtype`` is float64, and twice the hidden activations of every
@@ -159,10 +159,10 @@ def estimate_training_bytes(
     if not hidden_sizes:
         raise ValueError("hidden_sizes must contain at least one size, got none.")
     hidden = sum(check_int("hidden_sizes", size) for size in hidden_sizes)
-    kept = raw_itemsize * visible_size + 8 * visible_size
+    persistent = raw_itemsize * visible_size + 8 * visible_size
     preprocessing = (16 if whiten else 8) * visible_size
     training = (0 if itemsize == 8 else itemsize * visible_size) + 2 * itemsize * hidden
-    return num_patches * (kept + max(preprocessing, training))
+    return num_patches * (persistent + max(preprocessing, training))
 
 
 def train_autoencoder(
